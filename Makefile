@@ -1,0 +1,56 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv, install torch's CPU build first (a plain `torch` requirement would pull
+# several GB of CUDA wheels), install the project, and install missing system packages.
+# Each step leaves a stamp, so a second run only checks.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+TORCH_VERSION := 2.13.0
+# Two workers: the machines this project targets have two cores.
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint bench install system-deps clean help weights
+
+help:
+	@echo "make demo    set up everything and run the demo job on synthesized sample media"
+	@echo "make test    set up everything and run the test suite"
+	@echo "make lint    ruff"
+	@echo "make bench   run the benchmarks (prints the tables for the README)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch-stamp: | $(BIN)/python
+	$(PIP) install --no-compile torch==$(TORCH_VERSION)
+	@touch $@
+
+$(VENV)/.install-stamp: pyproject.toml $(VENV)/.torch-stamp
+	$(PIP) install --no-compile -e '.[test]'
+	@touch $@
+
+$(VENV)/.bench-stamp: $(VENV)/.install-stamp
+	$(PIP) install --no-compile -e '.[test,bench]'
+	@touch $@
+
+install: $(VENV)/.install-stamp
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+demo: install system-deps
+	$(BIN)/aigc demo --output demo-output
+
+test: install system-deps
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(VENV)/.bench-stamp system-deps
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -1,0 +1,115 @@
+"""``aigc audio``: convert, measure and normalize audio files (folders in, folders out)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from aigc_studio.cli.batch import input_output_pairs, process_all
+from aigc_studio.cli.runtime import record_output, stdout
+
+app = typer.Typer(
+    help="Restore, enhance and convert audio.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+#: Suffixes taken from an input folder.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".mp4", ".mkv", ".mov")
+
+
+@app.command(
+    epilog="Examples:  aigc audio convert talk.m4a -o talk.flac --sr 48000  ·  "
+    "aigc audio convert in_dir -o out_dir"
+)
+def convert(
+    source: Annotated[Path, typer.Argument(help="Audio/video file or folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file or folder.")],
+    sr: Annotated[int | None, typer.Option(help="Resample to this rate (Hz).")] = None,
+    mono: Annotated[bool, typer.Option(help="Mix down to one channel.")] = False,
+) -> None:
+    """Convert between audio formats (the suffix of -o picks the format)."""
+    from aigc_studio.library import Provenance
+    from aigc_studio.media import load_audio, save_audio
+
+    def action(src: Path, dst: Path) -> None:
+        audio, rate = load_audio(src, sr=sr, mono=mono)
+        prov = Provenance.create(
+            "audio convert", {"sr": sr, "mono": mono}, kind="audio", inputs=[src]
+        )
+        save_audio(dst, audio, rate, tags=prov.as_tags())
+        record_output(dst, prov)
+
+    raise typer.Exit(
+        process_all(input_output_pairs(source, output, AUDIO_SUFFIXES), action, "converting")
+    )
+
+
+@app.command(
+    epilog="Example:  aigc audio normalize podcast.wav -o podcast-16.wav "
+    "--target-lufs -16 --true-peak -1"
+)
+def normalize(
+    source: Annotated[Path, typer.Argument(help="Audio/video file or folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file or folder.")],
+    target_lufs: Annotated[
+        float, typer.Option(help="Integrated loudness target (LUFS, ITU-R BS.1770).")
+    ] = -16.0,
+    true_peak: Annotated[float, typer.Option(help="True-peak ceiling (dBTP).")] = -1.0,
+) -> None:
+    """Normalize loudness to a target (BS.1770) without exceeding a true-peak ceiling."""
+    from aigc_studio.dsp import measure_loudness, normalize_loudness
+    from aigc_studio.library import Provenance
+    from aigc_studio.media import load_audio, save_audio
+
+    def action(src: Path, dst: Path) -> None:
+        audio, rate = load_audio(src)
+        scaled, gain = normalize_loudness(audio, rate, target_lufs, true_peak)
+        after = measure_loudness(scaled, rate)
+        prov = Provenance.create(
+            "audio normalize",
+            {"target_lufs": target_lufs, "true_peak": true_peak, "gain_db": round(gain, 3)},
+            kind="audio",
+            inputs=[src],
+        )
+        save_audio(dst, scaled, rate, tags=prov.as_tags())
+        record_output(dst, prov)
+        stdout.print(
+            f"{src.name}: gain {gain:+.2f} dB → {after.integrated_lufs:.1f} LUFS, "
+            f"true peak {after.true_peak_dbtp:.1f} dBTP"
+        )
+
+    raise typer.Exit(
+        process_all(input_output_pairs(source, output, AUDIO_SUFFIXES), action, "normalizing")
+    )
+
+
+@app.command(epilog="Example:  aigc audio loudness song.flac --json")
+def loudness(
+    source: Annotated[Path, typer.Argument(help="Audio or video file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure integrated loudness (LUFS), true peak and sample peak."""
+    from aigc_studio.dsp import measure_loudness
+    from aigc_studio.media import load_audio
+
+    audio, rate = load_audio(source)
+    report = measure_loudness(audio, rate)
+    values = {
+        "file": str(source),
+        "duration_s": round(audio.shape[1] / rate, 3),
+        "sample_rate": rate,
+        "channels": audio.shape[0],
+        **report.to_dict(),
+    }
+    if as_json:
+        stdout.print_json(json.dumps(values, allow_nan=True).replace("-Infinity", "null"))
+        return
+    table = Table(show_header=False)
+    for key, value in values.items():
+        table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
+    stdout.print(table)

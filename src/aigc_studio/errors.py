@@ -1,0 +1,32 @@
+"""Errors raised on bad input.
+
+Every error a user can cause derives from :class:`AigcError`. Its message names the thing that was
+wrong (a file, a parameter) and, where possible, what to do about it; the CLI prints it on one line
+and exits with status 2. Anything that is not an ``AigcError`` is a bug in the studio.
+"""
+
+from __future__ import annotations
+
+
+class AigcError(Exception):
+    """Base class of all errors caused by bad input or a missing resource."""
+
+
+class MediaError(AigcError):
+    """A media file is missing, empty, corrupt, of an unsupported kind, or holds bad samples."""
+
+
+class ParameterError(AigcError, ValueError):
+    """A parameter is outside the range the function accepts."""
+
+
+class ConfigError(AigcError):
+    """A model, preset or run configuration is invalid or inconsistent."""
+
+
+class ToolMissingError(AigcError):
+    """A system tool (ffmpeg, fluidsynth, a soundfont, espeak-ng) is not installed."""
+
+
+class LibraryError(AigcError):
+    """The output library cannot be opened or holds no such record."""

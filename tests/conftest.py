@@ -1,0 +1,37 @@
+"""Shared fixtures: every test gets its own library (AIGC_HOME) and synthesized media."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point the output library at a fresh folder so tests never touch the user's."""
+    home = tmp_path_factory.mktemp("aigc-home")
+    monkeypatch.setenv("AIGC_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def sine() -> tuple[np.ndarray, int]:
+    """One second of a 440 Hz stereo sine at 16 kHz, amplitude 0.5 (left) and 0.25 (right)."""
+    sr = 16_000
+    t = np.arange(sr) / sr
+    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    return np.stack([0.5 * tone, 0.25 * tone]), sr
+
+
+@pytest.fixture
+def wav_file(tmp_path: Path, sine: tuple[np.ndarray, int]) -> Path:
+    """The ``sine`` fixture written as a 16-bit WAV by soundfile (not by our writer)."""
+    audio, sr = sine
+    path = tmp_path / "sine.wav"
+    sf.write(path, audio.T, sr, subtype="PCM_16")
+    return path
