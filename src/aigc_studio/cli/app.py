@@ -11,7 +11,14 @@ import typer
 from rich.table import Table
 
 from aigc_studio import __version__
-from aigc_studio.cli import audio_commands, library_commands, music_commands, video_commands
+from aigc_studio.cli import (
+    audio_commands,
+    data_commands,
+    library_commands,
+    music_commands,
+    training_commands,
+    video_commands,
+)
 from aigc_studio.cli.runtime import options, progress_bar, say, stdout
 
 app = typer.Typer(
@@ -28,6 +35,21 @@ app.add_typer(audio_commands.app, name="audio")
 app.add_typer(video_commands.app, name="video")
 app.add_typer(music_commands.app, name="music")
 app.add_typer(library_commands.app, name="library")
+app.add_typer(data_commands.app, name="data")
+app.command(
+    epilog="Examples:  aigc train --preset specgan-instrument --run runs/gan  ·  aigc train "
+    "--model transformer-lm --data bach-melodies --run runs/tf --steps 500  ·  aigc train "
+    "--preset specgan-instrument --run runs/gan --resume  ·  torchrun --standalone "
+    "--nproc_per_node 2 -m aigc_studio train --preset specgan-instrument --run runs/gan"
+)(training_commands.train)
+app.command(epilog="Example:  aigc evaluate runs/gan --split test")(training_commands.evaluate)
+app.command(
+    epilog="Examples:  aigc generate runs/gan -n 16 -o samples --seed 1  ·  aigc generate "
+    "runs/gan -n 4 --label 60 --label 64 -o samples"
+)(training_commands.generate)
+app.command(epilog="Example:  aigc export runs/voc -o src/aigc_studio/weights/vocoder-instrument")(
+    training_commands.export
+)
 
 
 def _version(value: bool) -> None:
