@@ -18,6 +18,7 @@ help:
 	@echo "make test    set up everything and run the test suite"
 	@echo "make lint    ruff"
 	@echo "make bench   run the benchmarks (prints the tables for the README)"
+	@echo "make weights-NAME  retrain a shipped model on the CPU ($(WEIGHTS))"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,23 @@ lint: install
 
 bench: $(VENV)/.bench-stamp system-deps
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# Shipped weights: each is reproduced on the CPU by one target (prepare the data, train the preset,
+# resuming if a run was interrupted, evaluate on the held-out split, export to the package).
+WEIGHTS := neural-instrument vocoder-instrument
+PRESET_neural-instrument := specgan-instrument
+PRESET_vocoder-instrument := vocoder-instrument
+DATA_neural-instrument := nsynth-gm
+DATA_vocoder-instrument := nsynth-gm
+
+weights: $(addprefix weights-,$(WEIGHTS))
+
+weights-%: install system-deps
+	$(BIN)/aigc data prepare --dataset $(DATA_$*)
+	@resume=""; [ -f runs/$*/checkpoints/latest.pt ] && resume="--resume"; \
+	  $(BIN)/aigc train --preset $(PRESET_$*) --run runs/$* $$resume
+	$(BIN)/aigc -q evaluate runs/$* --json > runs/$*/test-metrics.json
+	$(BIN)/aigc export runs/$* -o src/aigc_studio/weights/$* --metrics runs/$*/test-metrics.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

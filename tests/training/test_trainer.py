@@ -62,6 +62,13 @@ def family_config(
             lr=3e-3,
             task={"context": 32},
         ),
+        "istft-vocoder": dict(
+            model="istft-vocoder",
+            data=str(data["audio"]),
+            model_config={"n_mels": 32, "channels": 32, "layers": 2},
+            task=VOCODER_TASK,
+            lr=1e-3,
+        ),
         "vocoder": dict(
             model="hifigan-vocoder",
             data=str(data["audio"]),
@@ -104,8 +111,9 @@ def test_gan_discriminator_learns_to_tell_real_from_fake(data, tmp_path: Path) -
     assert np.mean(gap[-5:]) > 0  # real spectrograms score higher than generated ones
 
 
-def test_vocoder_reconstruction_improves(data, tmp_path: Path) -> None:
-    train(family_config("vocoder", data, tmp_path / "run", steps=12, lr=2e-3))
+@pytest.mark.parametrize("family", ["vocoder", "istft-vocoder"])
+def test_vocoder_reconstruction_improves(family: str, data, tmp_path: Path) -> None:
+    train(family_config(family, data, tmp_path / "run", steps=12, lr=2e-3))
     records = read_metrics(tmp_path / "run")
     assert np.mean([r["mel_l1"] for r in records[-3:]]) < np.mean(
         [r["mel_l1"] for r in records[:3]]

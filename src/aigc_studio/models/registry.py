@@ -83,6 +83,13 @@ MODELS: dict[str, ModelSpec] = {
             {"kind": "gru"},
         ),
         ModelSpec(
+            "istft-vocoder",
+            "vocoder",
+            "aigc_studio.models.istft_vocoder:ISTFTVocoderConfig",
+            "iSTFT GAN vocoder: log-mel to STFT magnitude and phase to waveform (Vocos-style, "
+            "Siuzdak 2023)",
+        ),
+        ModelSpec(
             "hifigan-vocoder",
             "vocoder",
             "aigc_studio.models.vocoder:VocoderConfig",

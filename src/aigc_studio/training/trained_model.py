@@ -59,7 +59,7 @@ def load_trained(
     Parameters
     ----------
     path : str or PathLike
-        Where the model is.
+        Where the model is, or the name of a shipped model (``neural-instrument``).
     data : str, optional
         A dataset to attach (needed to evaluate; generation needs none).
     device : str
@@ -73,6 +73,10 @@ def load_trained(
     from aigc_studio.library import sha256_file
 
     source = Path(path)
+    if not source.exists():
+        from aigc_studio.weights import shipped_weights
+
+        source = shipped_weights(str(path)) or source
     if (source / WEIGHTS_FILE).is_file():
         payload, file = _load_exported(source), source / WEIGHTS_FILE
     else:

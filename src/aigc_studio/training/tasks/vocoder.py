@@ -20,7 +20,7 @@ from aigc_studio.training.tasks.base import OptimizerPlan, TrainingTask, Update
 
 
 class VocoderTask(TrainingTask):
-    """Train :class:`~aigc_studio.models.vocoder.VocoderGenerator` on a dataset's audio.
+    """Train a vocoder generator (HiFi-GAN-style or iSTFT) on a dataset's audio.
 
     Task options: ``segment_samples`` (random crop per item, a multiple of the hop),
     ``adversarial_start`` (step at which the discriminators join), ``mel_weight``,
@@ -78,11 +78,17 @@ class VocoderTask(TrainingTask):
             CombinedWaveDiscriminator,
             WaveDiscriminatorConfig,
         )
+        from aigc_studio.models.istft_vocoder import ISTFTVocoderConfig, ISTFTVocoderGenerator
         from aigc_studio.models.vocoder import VocoderGenerator
 
         disc_config = WaveDiscriminatorConfig.from_dict(self.options["discriminator"])
+        generator_class = (
+            ISTFTVocoderGenerator
+            if isinstance(self.model_config, ISTFTVocoderConfig)
+            else VocoderGenerator
+        )
         return {
-            "generator": VocoderGenerator(self.model_config),
+            "generator": generator_class(self.model_config),
             "discriminator": CombinedWaveDiscriminator.from_config(disc_config),
         }
 

@@ -1,0 +1,46 @@
+"""Shared set-up of the benchmark scripts: one CPU thread, prepared datasets, table printing.
+
+Benchmarks run on one core (as the issues define speed), time every method in the same run, and
+print a Markdown table that the README quotes with the date and machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import datetime  # noqa: E402
+import platform  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def dataset(name: str) -> Path:
+    """Return the cache of a dataset, preparing it first if needed."""
+    from aigc_studio.datasets.registry import prepare_dataset
+
+    return prepare_dataset(name)
+
+
+def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
+    """Format rows as a Markdown table (floats with 3 significant digits)."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    """Say when and where the numbers were taken."""
+    today = datetime.date.today().isoformat()
+    return f"{today}, {platform.machine()} CPU, {os.cpu_count()} cores, 1 thread used, torch {torch.__version__}"

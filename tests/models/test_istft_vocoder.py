@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aigc_studio.errors import ConfigError, ParameterError
+from aigc_studio.models.istft_vocoder import ISTFTVocoderConfig, ISTFTVocoderGenerator
+from aigc_studio.models.mel import LogMelSpectrogram, MelConfig
+from aigc_studio.models.spectral_losses import mel_l1_loss
+
+SMALL = {"n_mels": 32, "hop_length": 128, "n_fft": 512, "channels": 32, "layers": 2}
+
+
+def test_output_length_is_frames_times_hop() -> None:
+    gen = ISTFTVocoderGenerator(ISTFTVocoderConfig.from_dict(SMALL))
+    wave = gen(torch.randn(2, 32, 20))
+    assert wave.shape == (2, 1, 20 * 128)
+    assert wave.abs().max() <= 1.0
+
+
+def test_synthesize_numpy_and_bad_input() -> None:
+    gen = ISTFTVocoderGenerator(ISTFTVocoderConfig.from_dict(SMALL))
+    audio = gen.synthesize(np.zeros((32, 5), np.float32))
+    assert audio.shape == (1, 5 * 128) and audio.dtype == np.float32
+    with pytest.raises(ParameterError):
+        gen.synthesize(np.zeros((31, 5), np.float32))
+    with pytest.raises(ParameterError):
+        gen.synthesize(np.full((32, 5), np.nan, np.float32))
+
+
+def test_config_round_trip_and_validation() -> None:
+    config = ISTFTVocoderConfig.from_dict(SMALL)
+    again = ISTFTVocoderConfig.from_dict(config.to_dict())
+    assert again == config
+    with pytest.raises(ConfigError):
+        ISTFTVocoderConfig.from_dict({**SMALL, "kernel_size": 4})
+    with pytest.raises(ConfigError):
+        ISTFTVocoderConfig.from_dict({**SMALL, "bogus": 1})
+    with pytest.raises(ConfigError):
+        ISTFTVocoderConfig(n_mels=32, hop_length=128, mel=MelConfig(n_mels=64, hop_length=128))
+
+
+def test_learns_to_invert_a_tone() -> None:
+    torch.manual_seed(0)
+    config = ISTFTVocoderConfig.from_dict(SMALL)
+    gen = ISTFTVocoderGenerator(config)
+    mel = LogMelSpectrogram(config.mel)
+    t = torch.arange(128 * 16) / 16000
+    wave = (0.5 * torch.sin(2 * torch.pi * 440 * t)).unsqueeze(0).unsqueeze(0)
+    target = mel(wave)
+    optimizer = torch.optim.Adam(gen.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        loss = mel_l1_loss(gen(target[..., :16]), target, mel)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
