@@ -43,4 +43,5 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
 def machine_line() -> str:
     """Say when and where the numbers were taken."""
     today = datetime.date.today().isoformat()
-    return f"{today}, {platform.machine()} CPU, {os.cpu_count()} cores, 1 thread used, torch {torch.__version__}"
+    cpu = f"{platform.machine()} CPU, {os.cpu_count()} cores"
+    return f"{today}, {cpu}, {torch.get_num_threads()} thread(s) used, torch {torch.__version__}"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import _common
 import numpy as np
+
+import _common
 
 
 def pooled(mel: np.ndarray) -> np.ndarray:

@@ -13,8 +13,9 @@ import os
 import tempfile
 import time
 
-import _common
 import torch
+
+import _common
 
 
 def main() -> None:
@@ -56,9 +57,7 @@ def main() -> None:
                 values["batch_size"] / per_step,
             ]
         )
-    print(
-        f"Training throughput ({_common.machine_line().replace('1 thread', f'{threads} threads')})\n"
-    )
+    print(f"Training throughput ({_common.machine_line()})\n")
     print(_common.markdown_table(["preset", "model", "batch", "steps/s", "items/s"], rows))
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import _common
 import numpy as np
+
+import _common
 
 
 def main() -> None:

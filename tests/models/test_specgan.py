@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -161,3 +162,42 @@ def test_tiny_specgan_learns_with_the_hinge_loss() -> None:
         opt_g.step()
     # A negative hinge G loss means the mean fake logit is positive: the fixed D is now fooled.
     assert generator_loss(d(g(z)), config.loss).item() < min(0.0, first_g - 0.5)
+
+
+def test_harmonic_template_peaks_where_the_pitch_puts_harmonics() -> None:
+    import librosa
+
+    from aigc_studio.models.specgan import harmonic_templates
+
+    config = SpecGANConfig(n_mels=128, frames=16, num_classes=2, class_pitches=(45, 69))
+    templates = harmonic_templates(config)
+    assert templates.shape == (2, 128)
+    assert templates.min() >= -1 and templates.max() <= 1
+    mel_freqs = librosa.mel_frequencies(n_mels=128, fmax=8000.0)
+    for row, f0 in zip(templates, (110.0, 440.0), strict=True):
+        peak = mel_freqs[int(row[: int(np.searchsorted(mel_freqs, 1.5 * f0))].argmax())]
+        assert abs(peak - f0) < 0.15 * f0  # the strongest low band sits at the fundamental
+
+
+def test_template_conditioning_shapes_and_pitch_dependence() -> None:
+    config = SpecGANConfig(
+        latent_dim=8,
+        n_mels=32,
+        frames=16,
+        base_channels=4,
+        num_classes=2,
+        class_pitches=(48, 72),
+        template_n_fft=256,
+        template_sr=8000,
+        template_fmax=4000.0,
+    )
+    torch.manual_seed(0)
+    gen, disc = SpecGANGenerator(config), SpecGANDiscriminator(config)
+    z = torch.randn(2, 8)
+    out = gen(z, torch.tensor([0, 1]))
+    assert out.shape == (2, 1, 32, 16)
+    same_x = out.detach()[:1].repeat(2, 1, 1, 1)
+    logits = disc.eval()(same_x, torch.tensor([0, 1]))
+    assert logits[0] != logits[1]
+    with pytest.raises(ConfigError, match="class_pitches"):
+        SpecGANConfig(num_classes=3, class_pitches=(60, 62))

@@ -1,4 +1,4 @@
-"""``aigc music``: inspect MIDI (composition, harmonization and rendering build on this group)."""
+"""``aigc music``: inspect, render and copy-check MIDI (composition builds on this group)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aigc_studio.cli.runtime import stdout
+from aigc_studio.cli.batch import input_output_pairs, process_all
+from aigc_studio.cli.runtime import record_output, say, stdout
+
+#: Suffixes taken from an input folder.
+MIDI_SUFFIXES = (".mid", ".midi")
 
 app = typer.Typer(
     help="Compose, harmonize, vary and render music.",
@@ -45,3 +49,146 @@ def midi_info(
     for key, value in values.items():
         table.add_row(key, str(value))
     stdout.print(table)
+
+
+@app.command(
+    epilog="Examples:  aigc music render tune.mid -o tune.wav --instrument strings  ·  "
+    "aigc music render midi_dir -o wav_dir --method synth --target-lufs -14"
+)
+def render(
+    source: Annotated[Path, typer.Argument(help="MIDI file, or a folder of them.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Output audio file (suffix picks the format) or folder (WAV)."
+        ),
+    ],
+    instrument: Annotated[
+        str | None,
+        typer.Option(
+            help="Play every track on one instrument: piano, strings, violin, cello, flute, "
+            "clarinet, oboe, trumpet, brass, organ, guitar, harp, bass, choir, ... "
+            "(default: the file's own instruments)."
+        ),
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="auto (fluidsynth when installed with a GM soundfont, else the built-in "
+            "synthesizer), fluidsynth, or synth."
+        ),
+    ] = "auto",
+    target_lufs: Annotated[
+        float, typer.Option(help="Integrated loudness of the output (LUFS, ITU-R BS.1770).")
+    ] = -16.0,
+    true_peak: Annotated[float, typer.Option(help="True-peak ceiling (dBTP).")] = -1.0,
+    sr: Annotated[int, typer.Option(help="Sample rate (Hz).")] = 44_100,
+    soundfont: Annotated[
+        Path | None,
+        typer.Option(help="General MIDI .sf2 for fluidsynth (default: $AIGC_SOUNDFONT or system)."),
+    ] = None,
+) -> None:
+    """Render MIDI to audio with fluidsynth or the built-in synthesizer, loudness-normalized."""
+    import warnings
+
+    from aigc_studio.library import Provenance
+    from aigc_studio.media import load_midi, save_audio
+    from aigc_studio.music.rendering import (
+        RenderFallbackWarning,
+        check_render_options,
+        render_midi,
+    )
+
+    check_render_options(
+        sr=sr,
+        instrument=instrument,
+        method=method,
+        target_lufs=target_lufs,
+        true_peak_dbtp=true_peak,
+    )
+    pairs = input_output_pairs(source, output, MIDI_SUFFIXES)
+    if source.is_dir():  # a folder of MIDI gives a folder of WAV with the same stems
+        pairs = [(src, dst.with_suffix(".wav")) for src, dst in pairs]
+
+    def action(src: Path, dst: Path) -> None:
+        midi = load_midi(src)
+        with warnings.catch_warnings():
+            # The method string carries the same note; it is printed below.
+            warnings.simplefilter("ignore", RenderFallbackWarning)
+            audio, rate, used = render_midi(
+                midi,
+                sr=sr,
+                instrument=instrument,
+                soundfont=soundfont,
+                target_lufs=target_lufs,
+                true_peak_dbtp=true_peak,
+                method=method,
+            )
+        prov = Provenance.create(
+            "music render",
+            {
+                "instrument": instrument,
+                "method": method,
+                "method_used": used,
+                "target_lufs": target_lufs,
+                "true_peak": true_peak,
+                "sr": sr,
+                "soundfont": soundfont,
+            },
+            kind="audio",
+            inputs=[src],
+        )
+        save_audio(dst, audio, rate, tags=prov.as_tags())
+        say(f"{src.name}: rendered with {used}")
+        record_output(dst, prov)
+
+    raise typer.Exit(process_all(pairs, action, "rendering"))
+
+
+@app.command(
+    epilog="Examples:  aigc music check tune.mid  ·  aigc music check tune.mid --json  ·  "
+    "aigc music check tune.mid --corpus my-index.npz --min-length 6"
+)
+def check(
+    source: Annotated[Path, typer.Argument(help="MIDI file (its top line is the melody).")],
+    corpus: Annotated[
+        str,
+        typer.Option(
+            help="Prepared melody dataset name, token cache folder, or a saved .npz index."
+        ),
+    ] = "bach-melodies",
+    min_length: Annotated[int, typer.Option(help="Shortest shared run to look for, in notes.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Report the longest run of notes (transposition-invariant) shared with a corpus tune."""
+    from aigc_studio.datasets.melody_tokens import midi_top_line_events
+    from aigc_studio.media import load_midi
+    from aigc_studio.music.copy_check import corpus_index, longest_shared_run
+
+    midi = load_midi(source)
+    pitches = [e.pitch for e in midi_top_line_events(midi) if e.pitch is not None]
+    index = corpus_index(corpus, min_length=min_length)
+    report = longest_shared_run(pitches, index)
+    if as_json:
+        values = {
+            "file": str(source),
+            "corpus": corpus,
+            "corpus_tunes": len(index),
+            "melody_notes": len(pitches),
+            **report.to_dict(),
+        }
+        stdout.print_json(json.dumps(values))
+        return
+    if report.source_id is None:
+        stdout.print(
+            f"{source.name}: no run of {index.min_length} or more notes is shared with "
+            f"{corpus} ({len(index)} tunes); the melody has {len(pitches)} notes"
+        )
+        return
+    first, last = report.position + 1, report.position + report.length_notes
+    stdout.print(
+        f"{source.name}: longest shared run {report.length_notes} notes (its notes "
+        f"{first}-{last} of {len(pitches)}) with {report.source_id} from its note "
+        f"{report.source_position + 1}, corpus {corpus} ({len(index)} tunes)",
+        markup=False,
+    )

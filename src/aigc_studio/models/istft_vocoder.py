@@ -193,7 +193,7 @@ class ISTFTVocoderGenerator(nn.Module):
 
     @torch.no_grad()
     def synthesize(self, log_mel: np.ndarray) -> np.ndarray:
-        """Synthesize float32 (channels, samples) audio from (n_mels, frames) or (C, n_mels, frames).
+        """Synthesize float32 (channels, samples) audio from (n_mels, frames) or 3-D log-mels.
 
         Raises
         ------

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
@@ -58,6 +59,14 @@ class SpecGANConfig:
         Weight of the gradient penalty; used by the training step only with ``loss="wgan-gp"``.
     ema_decay : float
         Decay of the exponential moving average of the generator's weights, in ``[0, 1)``.
+    class_pitches : tuple of int
+        MIDI pitch of each class (one per class) to condition on a harmonic template as well as
+        on the learned embedding: a fixed image of the pitch's harmonic comb in mel space, given
+        to the generator beside its last features and to the discriminator beside the
+        spectrogram (an inductive bias in the spirit of DDSP's harmonic oscillator, Engel et al.
+        2020). Empty: no template (plain SpecGAN).
+    template_sr, template_n_fft, template_fmax : int, int, float
+        The mel feature the template is drawn in (the data's).
     """
 
     latent_dim: int = 128
@@ -69,8 +78,13 @@ class SpecGANConfig:
     loss: str = "hinge"
     gp_weight: float = 10.0
     ema_decay: float = 0.999
+    class_pitches: tuple[int, ...] = ()
+    template_sr: int = 16000
+    template_n_fft: int = 1024
+    template_fmax: float = 8000.0
 
     def __post_init__(self) -> None:
+        self.class_pitches = tuple(int(p) for p in self.class_pitches)
         self.validate()
 
     def validate(self) -> None:
@@ -99,6 +113,15 @@ class SpecGANConfig:
             ),
             (self.gp_weight >= 0, f"gp_weight must be >= 0, got {self.gp_weight}"),
             (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
+            (
+                not self.class_pitches or len(self.class_pitches) == self.num_classes,
+                f"class_pitches needs one MIDI pitch per class ({self.num_classes}), "
+                f"got {len(self.class_pitches)}",
+            ),
+            (
+                all(0 < p < 128 for p in self.class_pitches),
+                "class_pitches must be MIDI pitches in 1..127",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -106,7 +129,9 @@ class SpecGANConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain values (for checkpoints and presets)."""
-        return asdict(self)
+        values = asdict(self)
+        values["class_pitches"] = list(self.class_pitches)
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SpecGANConfig:
@@ -137,6 +162,43 @@ def _check_labels(labels: torch.Tensor | None, batch: int, num_classes: int) -> 
         )
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
         raise ParameterError(f"labels must be in [0, {num_classes - 1}]")
+
+
+def harmonic_templates(config: SpecGANConfig) -> torch.Tensor:
+    """Draw each class's harmonic comb in the log-mel space of the data, scaled to [-1, 1].
+
+    Harmonic ``k`` of the class's pitch gets amplitude ``1/k`` and a Gaussian peak one FFT bin
+    wide; the linear spectrum goes through the mel filter bank (librosa, Slaney) and a log.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(num_classes, n_mels)`` float32.
+    """
+    import librosa
+
+    freqs = np.fft.rfftfreq(config.template_n_fft, 1.0 / config.template_sr)
+    bin_width = config.template_sr / config.template_n_fft
+    filters = librosa.filters.mel(
+        sr=config.template_sr,
+        n_fft=config.template_n_fft,
+        n_mels=config.n_mels,
+        fmax=config.template_fmax,
+    )
+    rows = []
+    for pitch in config.class_pitches:
+        f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+        spectrum = np.zeros_like(freqs)
+        for k in range(1, int(config.template_fmax // f0) + 1):
+            spectrum += np.exp(-0.5 * ((freqs - k * f0) / bin_width) ** 2) / k
+        mel = np.log(np.maximum(filters @ spectrum, 1e-4 * (filters @ spectrum).max()))
+        rows.append(2 * (mel - mel.min()) / max(float(np.ptp(mel)), 1e-6) - 1)
+    return torch.tensor(np.stack(rows), dtype=torch.float32)
+
+
+def _template_map(templates: torch.Tensor, labels: torch.Tensor, frames: int) -> torch.Tensor:
+    """Broadcast the templates of ``labels`` over time: ``(B, 1, n_mels, frames)``."""
+    return templates[labels][:, None, :, None].expand(-1, 1, -1, frames)
 
 
 class SpecGANGenerator(nn.Module):
@@ -190,7 +252,15 @@ class SpecGANGenerator(nn.Module):
             )
             for w_in, w_out in zip(widths[:-1], widths[1:], strict=True)
         )
-        self.to_spectrogram = nn.Conv2d(c, 1, kernel_size=3, padding=1)
+        extra = 1 if config.class_pitches else 0
+        if extra:
+            self.register_buffer("templates", harmonic_templates(config), persistent=False)
+            self.refine = nn.Sequential(
+                nn.Conv2d(c + 1, c, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU(inplace=True),
+            )
+        self.to_spectrogram = nn.Conv2d(c + extra, 1, kernel_size=3, padding=1)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Generate spectrograms.
@@ -225,6 +295,10 @@ class SpecGANGenerator(nn.Module):
         h = F.relu(self.dense_norm(h))
         for stage in self.stages:
             h = stage(h)
+        if self.config.class_pitches:
+            template = _template_map(self.templates, labels, self.config.frames)
+            h = self.refine(torch.cat([h, template], dim=1))
+            h = torch.cat([h, template], dim=1)
         return torch.tanh(self.to_spectrogram(h))
 
 
@@ -260,7 +334,9 @@ class SpecGANDiscriminator(nn.Module):
         def norm(module: nn.Module) -> nn.Module:
             return _spectral_norm(module) if config.spectral_norm else module
 
-        widths = [1, c, 2 * c, 4 * c, 8 * c]
+        widths = [2 if config.class_pitches else 1, c, 2 * c, 4 * c, 8 * c]
+        if config.class_pitches:
+            self.register_buffer("templates", harmonic_templates(config), persistent=False)
         self.stages = nn.ModuleList(
             nn.Sequential(
                 norm(nn.Conv2d(w_in, w_out, kernel_size=4, stride=2, padding=1)),
@@ -302,6 +378,8 @@ class SpecGANDiscriminator(nn.Module):
             )
         _check_labels(labels, x.shape[0], self.config.num_classes)
         h = x
+        if self.config.class_pitches:
+            h = torch.cat([x, _template_map(self.templates, labels, self.config.frames)], dim=1)
         for stage in self.stages:
             h = stage(h)
         # Sum (not mean) pooling, as in the projection discriminator: the logit scales with the

@@ -62,8 +62,14 @@ class MultiResolutionSTFTLoss(nn.Module):
         fft_sizes: tuple[int, ...] = (512, 1024, 2048),
         hop_sizes: tuple[int, ...] = (128, 256, 512),
         win_lengths: tuple[int, ...] = (512, 1024, 2048),
+        power_floor: float = POWER_FLOOR,
     ) -> None:
         super().__init__()
+        if not 0 < power_floor < 1:
+            raise ParameterError(f"power_floor must be in (0, 1), got {power_floor}")
+        # The log-magnitude term cannot tell apart levels below the floor: a vocoder meant to
+        # keep silence between harmonics silent needs it as low as the metric it is judged by.
+        self.power_floor = power_floor
         if not fft_sizes or not len(fft_sizes) == len(hop_sizes) == len(win_lengths):
             raise ParameterError(
                 "fft_sizes, hop_sizes and win_lengths need the same, non-zero number of entries"
@@ -109,8 +115,8 @@ class MultiResolutionSTFTLoss(nn.Module):
         mag_total = pred.new_zeros(())
         for i, (fft, hop, win) in enumerate(self.resolutions):
             window = getattr(self, f"window_{i}")
-            pred_mag = _magnitude(pred, fft, hop, win, window)
-            target_mag = _magnitude(target, fft, hop, win, window)
+            pred_mag = _magnitude(pred, fft, hop, win, window, self.power_floor)
+            target_mag = _magnitude(target, fft, hop, win, window, self.power_floor)
             sc_total = sc_total + torch.linalg.norm(target_mag - pred_mag) / torch.linalg.norm(
                 target_mag
             )
@@ -120,7 +126,12 @@ class MultiResolutionSTFTLoss(nn.Module):
 
 
 def _magnitude(
-    wave: torch.Tensor, n_fft: int, hop: int, win: int, window: torch.Tensor
+    wave: torch.Tensor,
+    n_fft: int,
+    hop: int,
+    win: int,
+    window: torch.Tensor,
+    power_floor: float = POWER_FLOOR,
 ) -> torch.Tensor:
     spec = torch.stft(
         wave,
@@ -132,7 +143,7 @@ def _magnitude(
         pad_mode="constant",
         return_complex=True,
     )
-    return (spec.real.square() + spec.imag.square()).clamp_min(POWER_FLOOR).sqrt()
+    return (spec.real.square() + spec.imag.square()).clamp_min(power_floor).sqrt()
 
 
 def mel_l1_loss(

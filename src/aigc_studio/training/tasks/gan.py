@@ -53,6 +53,12 @@ class GANTask(TrainingTask):
                     f"{self.model_config.num_classes})"
                 )
             self.state["label_values"] = values
+            pitches = list(self.model_config.class_pitches)
+            if pitches and pitches != values:
+                raise ConfigError(
+                    f"class_pitches must list the data's {field} values in order ({values[0]}.."
+                    f"{values[-1]}, {len(values)} values)"
+                )
         elif self.model_config.num_classes:
             raise ConfigError("a conditional GAN (num_classes > 0) needs task option label_field")
 

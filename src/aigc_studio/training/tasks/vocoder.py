@@ -24,8 +24,9 @@ class VocoderTask(TrainingTask):
 
     Task options: ``segment_samples`` (random crop per item, a multiple of the hop),
     ``adversarial_start`` (step at which the discriminators join), ``mel_weight``,
-    ``stft_weight``, ``feature_weight``, ``discriminator`` (a dict for
-    ``WaveDiscriminatorConfig``).
+    ``stft_weight``, ``feature_weight``, ``stft_power_floor`` (floor of the STFT loss's log
+    magnitudes: -100 dB, as low as the log-spectral distance it is judged by),
+    ``discriminator`` (a dict for ``WaveDiscriminatorConfig``).
     """
 
     family = "vocoder"
@@ -35,6 +36,7 @@ class VocoderTask(TrainingTask):
         "mel_weight": 45.0,
         "stft_weight": 1.0,
         "feature_weight": 2.0,
+        "stft_power_floor": 1e-10,
         "discriminator": {},
     }
     ema_modules = ("generator",)
@@ -50,7 +52,9 @@ class VocoderTask(TrainingTask):
             mel_config = MelConfig.from_dict(mel_config)
         self.mel_config = mel_config
         self.mel = LogMelSpectrogram(mel_config).to(self.device)
-        self.stft_loss = MultiResolutionSTFTLoss().to(self.device)
+        self.stft_loss = MultiResolutionSTFTLoss(power_floor=self.options["stft_power_floor"]).to(
+            self.device
+        )
         segment = self.options["segment_samples"]
         if segment % config.hop_length or segment < 4 * config.hop_length:
             raise ConfigError(

@@ -1,0 +1,63 @@
+"""Video enhancement and restoration on streamed frames: shots, frame interpolation and color.
+
+- :mod:`~aigc_studio.video.shots`: shot boundaries of a file (PySceneDetect) and a light per-frame
+  scene-cut test for streaming pipelines.
+- :mod:`~aigc_studio.video.optical_flow`: dense optical flow (DIS), backward warping and the
+  forward-backward consistency test.
+- :mod:`~aigc_studio.video.interpolate`: frame interpolation and retiming by bidirectional flow,
+  never across a scene cut, with a hook for a learned refinement network.
+- :mod:`~aigc_studio.video.color`: white balance, contrast, saturation, color transfer and a
+  temporally stable corrector.
+
+Every function takes ``uint8`` RGB frames of shape ``(H, W, 3)``, one at a time or as an
+iterator, and never holds a whole video. Files are read and written by
+:mod:`aigc_studio.media.video_io`; the trained networks (refinement, deblurring) live in
+:mod:`aigc_studio.models`, not here.
+"""
+
+from aigc_studio.video.color import (
+    ColorCorrectionConfig,
+    ColorCorrector,
+    ColorStats,
+    adjust_saturation,
+    auto_white_balance,
+    color_statistics,
+    enhance_contrast,
+    gray_world_gains,
+    transfer_color,
+)
+from aigc_studio.video.interpolate import (
+    PairInterpolator,
+    WarpEstimate,
+    interpolate_frames,
+    interpolate_pair,
+    retime,
+    retimed_frame_count,
+)
+from aigc_studio.video.optical_flow import DISFlow, flow_inconsistency, warp_backward
+from aigc_studio.video.shots import Shot, detect_shots, is_scene_cut, scene_cut_score
+
+__all__ = [
+    "ColorCorrectionConfig",
+    "ColorCorrector",
+    "ColorStats",
+    "DISFlow",
+    "PairInterpolator",
+    "Shot",
+    "WarpEstimate",
+    "adjust_saturation",
+    "auto_white_balance",
+    "color_statistics",
+    "detect_shots",
+    "enhance_contrast",
+    "gray_world_gains",
+    "flow_inconsistency",
+    "interpolate_frames",
+    "interpolate_pair",
+    "is_scene_cut",
+    "retime",
+    "retimed_frame_count",
+    "scene_cut_score",
+    "transfer_color",
+    "warp_backward",
+]

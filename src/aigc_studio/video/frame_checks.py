@@ -1,0 +1,48 @@
+"""Checks on the frames handed to the video functions, with messages that name the frame.
+
+Only validation lives here; converting or fixing frames is the caller's job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aigc_studio.errors import MediaError
+
+
+def check_frame(
+    frame: object, *, what: str = "frame", shape: tuple[int, ...] | None = None
+) -> np.ndarray:
+    """Return ``frame`` after checking that it is a ``uint8`` RGB array of shape ``(H, W, 3)``.
+
+    Parameters
+    ----------
+    frame : object
+        The value to check.
+    what : str
+        How to name the frame in an error message, e.g. ``"frame 12"``.
+    shape : tuple of int, optional
+        The shape the frame must have (that of the stream's first frame).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``frame`` itself.
+
+    Raises
+    ------
+    MediaError
+        If ``frame`` is not a uint8 array of shape (H, W, 3) with H, W > 0, or differs from
+        ``shape``.
+    """
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        kind = frame.dtype if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise MediaError(f"{what} must be a uint8 RGB array, got {kind}")
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise MediaError(f"{what} must have shape (H, W, 3), got {frame.shape}")
+    if shape is not None and frame.shape != shape:
+        raise MediaError(
+            f"{what} is {frame.shape[1]}x{frame.shape[0]}, but the stream is "
+            f"{shape[1]}x{shape[0]} (set by its first frame)"
+        )
+    return frame
