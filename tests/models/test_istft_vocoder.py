@@ -58,3 +58,21 @@ def test_learns_to_invert_a_tone() -> None:
         optimizer.step()
         losses.append(float(loss))
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_magnitude_prior_starts_at_the_pseudo_inverse() -> None:
+    import librosa
+
+    config = ISTFTVocoderConfig(n_mels=64, hop_length=256, n_fft=1024, channels=16, layers=1)
+    gen = ISTFTVocoderGenerator(config)
+    t = np.arange(8192) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    mel = LogMelSpectrogram(config.mel)(torch.from_numpy(tone)[None])[..., :32]
+    wave = gen(mel)[0, 0].detach().numpy()
+    spectrum = np.abs(librosa.stft(wave, n_fft=1024, hop_length=256))
+    peak_bin = spectrum[:, 8:24].mean(axis=1).argmax()
+    assert abs(peak_bin * 16000 / 1024 - 440) < 40  # untrained, yet energy sits at the tone
+    no_prior = ISTFTVocoderGenerator(
+        ISTFTVocoderConfig(n_mels=64, channels=16, layers=1, magnitude_prior=False)
+    )
+    assert not hasattr(no_prior, "mel_inverse")

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from aigc_studio.cli.batch import input_output_pairs, process_all
-from aigc_studio.cli.runtime import record_output, say, stdout
+from aigc_studio.cli.runtime import record_output, say, stderr, stdout
 
 #: Suffixes taken from an input folder.
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -112,9 +112,8 @@ def render(
 
     def action(src: Path, dst: Path) -> None:
         midi = load_midi(src)
-        with warnings.catch_warnings():
-            # The method string carries the same note; it is printed below.
-            warnings.simplefilter("ignore", RenderFallbackWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RenderFallbackWarning)
             audio, rate, used = render_midi(
                 midi,
                 sr=sr,
@@ -139,6 +138,10 @@ def render(
             inputs=[src],
         )
         save_audio(dst, audio, rate, tags=prov.as_tags())
+        for warning in caught:
+            if issubclass(warning.category, RenderFallbackWarning):
+                # Shown even with --quiet: the user should know the sound is only a sketch.
+                stderr.print(f"note: {warning.message}", markup=False)
         say(f"{src.name}: rendered with {used}")
         record_output(dst, prov)
 
@@ -163,18 +166,22 @@ def check(
     """Report the longest run of notes (transposition-invariant) shared with a corpus tune."""
     from aigc_studio.datasets.melody_tokens import midi_top_line_events
     from aigc_studio.media import load_midi
-    from aigc_studio.music.copy_check import corpus_index, longest_shared_run
+    from aigc_studio.music.copy_check import corpus_index, intervals_of, longest_shared_run
 
     midi = load_midi(source)
     pitches = [e.pitch for e in midi_top_line_events(midi) if e.pitch is not None]
     index = corpus_index(corpus, min_length=min_length)
     report = longest_shared_run(pitches, index)
+    # Count notes the way the report does: without rests, repeated pitches once if merged.
+    notes = len(intervals_of(pitches, merge_repeats=index.merge_repeats)) + 1 if pitches else 0
+    unit = "notes, repeated pitches counted once" if index.merge_repeats else "notes"
     if as_json:
         values = {
             "file": str(source),
             "corpus": corpus,
             "corpus_tunes": len(index),
-            "melody_notes": len(pitches),
+            "melody_notes": notes,
+            "merge_repeats": index.merge_repeats,
             **report.to_dict(),
         }
         stdout.print_json(json.dumps(values))
@@ -182,13 +189,13 @@ def check(
     if report.source_id is None:
         stdout.print(
             f"{source.name}: no run of {index.min_length} or more notes is shared with "
-            f"{corpus} ({len(index)} tunes); the melody has {len(pitches)} notes"
+            f"{corpus} ({len(index)} tunes); the melody has {notes} {unit}"
         )
         return
     first, last = report.position + 1, report.position + report.length_notes
     stdout.print(
         f"{source.name}: longest shared run {report.length_notes} notes (its notes "
-        f"{first}-{last} of {len(pitches)}) with {report.source_id} from its note "
-        f"{report.source_position + 1}, corpus {corpus} ({len(index)} tunes)",
+        f"{first}-{last} of {notes}) with {report.source_id} from its note "
+        f"{report.source_position + 1}, corpus {corpus} ({len(index)} tunes; {unit})",
         markup=False,
     )

@@ -25,6 +25,8 @@ from aigc_studio.models.mel import MelConfig
 #: Largest magnitude the head may output (exp of the log-magnitude is clipped here, as in Vocos,
 #: so an early training step cannot produce an overflow).
 MAX_MAGNITUDE = 100.0
+#: Smallest magnitude of the pseudo-inverse prior (the mel feature's own floor).
+PRIOR_FLOOR = 1e-5
 
 
 @dataclass
@@ -45,6 +47,11 @@ class ISTFTVocoderConfig:
         ConvNeXt blocks.
     kernel_size : int
         Odd kernel of each block's depthwise convolution (in frames).
+    magnitude_prior : bool
+        Predict the log-magnitude as a correction of the mel filter bank's pseudo-inverse applied
+        to the input (the magnitude Griffin-Lim starts from) instead of from scratch: training
+        starts at Griffin-Lim's magnitude quality and only has to learn the difference and the
+        phase.
     mel : MelConfig or dict, optional
         The feature being inverted; defaults to the studio feature with ``n_mels``/``hop_length``.
     """
@@ -55,6 +62,7 @@ class ISTFTVocoderConfig:
     channels: int = 192
     layers: int = 6
     kernel_size: int = 7
+    magnitude_prior: bool = True
     mel: MelConfig | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -108,6 +116,21 @@ class ISTFTVocoderConfig:
         return {**values, "mel": self.mel.to_dict()}
 
 
+def _mel_pseudo_inverse(config: ISTFTVocoderConfig) -> torch.Tensor:
+    """Return the (n_fft/2+1, n_mels) pseudo-inverse of the mel filter bank (librosa, Slaney)."""
+    import librosa
+
+    assert isinstance(config.mel, MelConfig)
+    filters = librosa.filters.mel(
+        sr=config.mel.sr,
+        n_fft=config.n_fft,
+        n_mels=config.n_mels,
+        fmin=config.mel.fmin,
+        fmax=config.mel.fmax,
+    )
+    return torch.tensor(np.linalg.pinv(filters), dtype=torch.float32)
+
+
 class _ConvNeXtBlock(nn.Module):
     """Depthwise conv → LayerNorm → pointwise MLP (×3) → layer scale, with a residual."""
 
@@ -154,6 +177,11 @@ class ISTFTVocoderGenerator(nn.Module):
         self.output_norm = nn.LayerNorm(c)
         self.head = nn.Linear(c, config.n_fft + 2)
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        if config.magnitude_prior:
+            self.register_buffer("mel_inverse", _mel_pseudo_inverse(config), persistent=False)
+            with torch.no_grad():  # start exactly at the prior: a zero correction
+                self.head.weight[: config.n_fft // 2 + 1].zero_()
+                self.head.bias[: config.n_fft // 2 + 1].zero_()
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         """Synthesize (B, 1, frames * hop_length) waveforms from (B, n_mels, frames) log-mels.
@@ -174,6 +202,9 @@ class ISTFTVocoderGenerator(nn.Module):
             x = block(x)
         out = self.head(self.output_norm(x.transpose(1, 2))).transpose(1, 2)
         log_magnitude, phase = out.float().chunk(2, dim=1)
+        if self.config.magnitude_prior:
+            prior = torch.matmul(self.mel_inverse, torch.exp(log_mel.float()))
+            log_magnitude = log_magnitude + torch.log(prior.clamp(min=PRIOR_FLOOR))
         magnitude = torch.exp(log_magnitude).clamp(max=MAX_MAGNITUDE)
         spectrum = torch.polar(magnitude, phase)
         frames = log_mel.shape[-1]

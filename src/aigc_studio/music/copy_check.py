@@ -1,12 +1,15 @@
-"""Respect for the source: how long a run of notes does a melody share with a training tune?
+"""Respect for the source: the longest run of notes a melody shares with a training tune.
 
 A generated melody that repeats a long passage of a training tune is a copy, whatever key it is
 in. :func:`longest_shared_run` finds the longest run of consecutive notes of a melody whose
 *interval* sequence (semitone steps between successive notes, so the comparison is
 transposition-invariant; rests and durations are ignored) occurs in any tune of an
-:class:`IntervalIndex`, and reports which tune and where. :func:`build_corpus_index` builds the
-index from a prepared melody token cache (the Bach chorale sopranos); an index saves to and loads
-from a compact ``.npz``.
+:class:`IntervalIndex`, and reports which tune and where. By default repeated pitches are merged
+into one note first: the melody tokenizer splits a note held across a bar line into two, at bar
+lines that differ between a corpus tune and a copy of it in another meter or with another
+upbeat, and a copy with a rhythm changed by splitting or tying notes is still a copy.
+:func:`build_corpus_index` builds the index from a prepared melody token cache (the Bach chorale
+sopranos); an index saves to and loads from a compact ``.npz``.
 
 The measure follows the melodic-similarity practice of music plagiarism studies, which compare
 transposition-invariant pitch-interval sequences (Müllensiefen & Pendzich 2009, "Court decisions
@@ -17,6 +20,7 @@ as copying (the caller sets the allowed length) and does not generate music.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,7 +51,8 @@ class CopyReport:
     ----------
     length_notes : int
         Notes in the run (intervals + 1); 0 when no run of at least the index's ``min_length``
-        notes is shared.
+        notes is shared. Notes are counted without rests and, when the index merges repeats,
+        with each repeated pitch counted once (as are the positions below).
     source_id : str or None
         Id of the tune that holds the run (the first such tune in index order on ties).
     position : int
@@ -89,6 +94,9 @@ class IntervalIndex:
         than two notes hold no interval and are kept only by id.
     min_length : int
         Shortest shared run, in notes (2-64), that :func:`longest_shared_run` reports.
+    merge_repeats : bool
+        Merge consecutive notes of one pitch into one note, in the tunes and in every query
+        (see the module docstring).
 
     Raises
     ------
@@ -99,7 +107,7 @@ class IntervalIndex:
     --------
     >>> index = IntervalIndex([("tune", [60, 62, 64, 65, 67, 69])], min_length=4)
     >>> longest_shared_run([50, 52, 53, 55, 57], index).length_notes  # a transposed copy
-    4
+    5
     """
 
     def __init__(
@@ -107,6 +115,7 @@ class IntervalIndex:
         melodies: Iterable[tuple[str, Sequence[int | None]]],
         *,
         min_length: int = DEFAULT_MIN_LENGTH,
+        merge_repeats: bool = True,
     ) -> None:
         if isinstance(min_length, bool) or not isinstance(min_length, int | np.integer):
             raise ParameterError(f"min_length must be an integer, got {min_length!r}")
@@ -116,7 +125,7 @@ class IntervalIndex:
         parts: list[np.ndarray] = []
         for source_id, pitches in melodies:
             ids.append(str(source_id))
-            parts.append(intervals_of(pitches))
+            parts.append(intervals_of(pitches, merge_repeats=merge_repeats))
         lengths = np.array([len(part) for part in parts], dtype=np.int64)
         # Tune i's intervals start at starts[i]; one separator follows every tune.
         starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
@@ -127,12 +136,19 @@ class IntervalIndex:
             starts,
             np.asarray(ids, dtype=str) if ids else np.zeros(0, dtype="<U1"),
             int(min_length),
+            bool(merge_repeats),
         )
 
     def _init_arrays(
-        self, intervals: np.ndarray, starts: np.ndarray, ids: np.ndarray, min_length: int
+        self,
+        intervals: np.ndarray,
+        starts: np.ndarray,
+        ids: np.ndarray,
+        min_length: int,
+        merge_repeats: bool,
     ) -> None:
         self.min_length = min_length
+        self.merge_repeats = merge_repeats
         self.intervals = intervals
         self.tune_starts = starts
         self.source_ids = ids
@@ -142,7 +158,7 @@ class IntervalIndex:
         self._keys, self._positions = keys[order], positions[order]
 
     def __len__(self) -> int:
-        """Number of tunes."""
+        """Return the number of tunes."""
         return len(self.source_ids)
 
     @property
@@ -184,6 +200,7 @@ class IntervalIndex:
                 handle,
                 format_version=np.int64(INDEX_FORMAT_VERSION),
                 min_length=np.int64(self.min_length),
+                merge_repeats=np.bool_(self.merge_repeats),
                 intervals=self.intervals,
                 tune_starts=self.tune_starts,
                 source_ids=self.source_ids,
@@ -213,6 +230,7 @@ class IntervalIndex:
                     for name in ("intervals", "tune_starts", "source_ids")
                 }
                 min_length = int(data["min_length"])
+                merge_repeats = bool(data["merge_repeats"])
         except ConfigError:
             raise
         except (OSError, KeyError, ValueError) as exc:
@@ -225,12 +243,25 @@ class IntervalIndex:
             arrays["tune_starts"].astype(np.int64),
             arrays["source_ids"],
             min_length,
+            merge_repeats,
         )
         return index
 
 
-def intervals_of(pitches: Sequence[int | None]) -> np.ndarray:
+def intervals_of(pitches: Sequence[int | None], *, merge_repeats: bool = True) -> np.ndarray:
     """Return the semitone steps between successive notes, rests (``None``) skipped.
+
+    Parameters
+    ----------
+    pitches : sequence of int or None
+        MIDI pitches in order, ``None`` for rests.
+    merge_repeats : bool
+        Merge consecutive notes of one pitch first (so no step is 0).
+
+    Returns
+    -------
+    np.ndarray
+        int16 steps, one fewer than the (merged) notes.
 
     Raises
     ------
@@ -243,7 +274,8 @@ def intervals_of(pitches: Sequence[int | None]) -> np.ndarray:
         raise ParameterError(
             f"pitches must be MIDI pitches in [0, 127], got {array.min()}..{array.max()}"
         )
-    return np.diff(array).astype(np.int16)
+    steps = np.diff(array)
+    return (steps[steps != 0] if merge_repeats else steps).astype(np.int16)
 
 
 def longest_shared_run(melody_pitches: Sequence[int | None], index: IntervalIndex) -> CopyReport:
@@ -264,7 +296,8 @@ def longest_shared_run(melody_pitches: Sequence[int | None], index: IntervalInde
     Parameters
     ----------
     melody_pitches : sequence of int or None
-        MIDI pitches in order; ``None`` (a rest) is skipped.
+        MIDI pitches in order; ``None`` (a rest) is skipped; repeats are merged if the index
+        merges them.
     index : IntervalIndex
         The tunes to compare against.
 
@@ -283,7 +316,7 @@ def longest_shared_run(melody_pitches: Sequence[int | None], index: IntervalInde
     Müllensiefen, D. & Pendzich, M. (2009). Court decisions on music plagiarism and the
     predictive value of similarity algorithms. *Musicae Scientiae* 13(1), 257-295.
     """
-    query = intervals_of(melody_pitches)
+    query = intervals_of(melody_pitches, merge_repeats=index.merge_repeats)
     none = CopyReport(0, None, -1, -1, index.min_length)
     k = index.seed_length
     if len(query) < index.min_length - 1 or len(index.intervals) == 0:
@@ -333,7 +366,10 @@ def longest_shared_run(melody_pitches: Sequence[int | None], index: IntervalInde
 
 
 def build_corpus_index(
-    token_cache_root: str | os.PathLike[str], *, min_length: int = DEFAULT_MIN_LENGTH
+    token_cache_root: str | os.PathLike[str],
+    *,
+    min_length: int = DEFAULT_MIN_LENGTH,
+    merge_repeats: bool = True,
 ) -> IntervalIndex:
     """Index every tune of a melody token cache (all splits, original keys only).
 
@@ -347,6 +383,8 @@ def build_corpus_index(
         ``prepare_midi_folder_tokens``.
     min_length : int
         Shortest shared run reported, in notes.
+    merge_repeats : bool
+        Merge repeated pitches (see :class:`IntervalIndex`).
 
     Returns
     -------
@@ -376,7 +414,7 @@ def build_corpus_index(
                 continue
             events = tokenizer.decode(tokens[int(offsets[i]) : int(offsets[i + 1])])
             melodies.append((str(item_id), [e.pitch for e in events]))
-    return IntervalIndex(melodies, min_length=min_length)
+    return IntervalIndex(melodies, min_length=min_length, merge_repeats=merge_repeats)
 
 
 def corpus_index(
@@ -420,13 +458,12 @@ def corpus_index(
     cached = path / f"copy-index-min{min_length}.npz"
     if cached.is_file():
         index = IntervalIndex.load(cached)
-        if index.min_length == min_length:
+        if index.min_length == min_length and index.merge_repeats:
             return index
     index = build_corpus_index(path, min_length=min_length)
-    try:
+    # A read-only corpus folder only costs a rebuild next time.
+    with contextlib.suppress(MediaError, OSError):
         index.save(cached)
-    except (MediaError, OSError):  # a read-only corpus folder only costs a rebuild next time
-        pass
     return index
 
 

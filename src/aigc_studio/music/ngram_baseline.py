@@ -276,7 +276,7 @@ class NGramModel:
 
     def _checked(self, sequence: Sequence[int]) -> list[int]:
         tokens = [int(t) for t in sequence]
-        if tokens and not (0 <= min(tokens) and max(tokens) < self.vocab_size):
+        if tokens and not (min(tokens) >= 0 and max(tokens) < self.vocab_size):
             raise ParameterError(
                 f"tokens must be in [0, {self.vocab_size}), got {min(tokens)}..{max(tokens)}"
             )

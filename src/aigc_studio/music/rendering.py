@@ -7,7 +7,8 @@ result to a target after ITU-R BS.1770-4 with a true-peak ceiling. A renderer is
 ``renderer(midi, sr, *, soundfont) -> (audio, description)``, so a new one (the neural instrument)
 is one entry in :data:`RENDERERS`.
 
-This module does not write files: the caller saves the audio (see :func:`aigc_studio.media.save_audio`).
+This module does not write files: the caller saves the audio
+(:func:`aigc_studio.media.save_audio`).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ Renderer = Callable[..., tuple[np.ndarray, str]]
 
 
 class RenderFallbackWarning(UserWarning):
-    """``method="auto"`` used the built-in synthesizer because fluidsynth or a soundfont is missing."""
+    """Warn that ``method="auto"`` fell back to the built-in synthesizer."""
 
 
 def render_with_fluidsynth(

@@ -21,7 +21,8 @@ onset order (higher note first on equal onsets). This module does not generate o
 References
 ----------
 Yang, L.-C. & Lerch, A. (2018). On the evaluation of generative models in music. *Neural
-Computing and Applications* 32, 4773-4784. Reference implementation: github.com/RichardYang40148/mgeval.
+Computing and Applications* 32, 4773-4784. Reference implementation:
+github.com/RichardYang40148/mgeval.
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ def pitch_interval_histogram(melody: Melody) -> np.ndarray:
     Examples
     --------
     >>> hist = pitch_interval_histogram([(60, 1), (62, 1), (60, 1), (80, 1)])
-    >>> hist[1 + 12 + 2], hist[1 + 12 - 2], hist[26]
-    (1.0, 1.0, 1.0)
+    >>> hist[[1 + 12 + 2, 1 + 12 - 2, 26]].tolist()  # +2, -2, and +20 (beyond an octave)
+    [1.0, 1.0, 1.0]
     """
     pitches, _ = melody_notes(melody)
     steps = np.diff(pitches)

@@ -98,19 +98,21 @@ def _plucked(count: int, position: float, exponent: float) -> tuple[float, ...]:
     )
 
 
+#: The timbres; positional fields: name, bright, dull, attack, decay, sustain, release,
+#: brightness_decay (see :class:`Timbre`).
 TIMBRES: dict[str, Timbre] = {
     timbre.name: timbre
     for timbre in (
         Timbre("piano", _plucked(24, 0.12, 1.1), _power_law(24, 3.0), 0.003, 1.1, 0.0, 0.15, 0.35),
-        Timbre(
+        Timbre(  # marimba-like: the bar's overtones sit near 4x and 10x the fundamental
             "mallet",
-            (1.0, 0.0, 0.0, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1),
-            (1.0,),
-            0.002,
-            0.45,
-            0.0,
-            0.1,
-            0.08,
+            bright=(1.0, 0.0, 0.0, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1),
+            dull=(1.0,),
+            attack=0.002,
+            decay=0.45,
+            sustain=0.0,
+            release=0.1,
+            brightness_decay=0.08,
         ),
         Timbre("organ", (1.0, 0.7, 0.5, 0.4, 0.0, 0.25, 0.0, 0.2), None, 0.012, 0.05, 1.0, 0.06),
         Timbre("pluck", _plucked(20, 0.2, 1.0), _power_law(20, 3.0), 0.002, 0.7, 0.0, 0.08, 0.12),
@@ -121,14 +123,14 @@ TIMBRES: dict[str, Timbre] = {
             "reed", _power_law(20, 1.1, odd_boost=4.0), None, 0.03, 0.2, 0.9, 0.08, vibrato=0.04
         ),
         Timbre("flute", (1.0, 0.35, 0.12, 0.05, 0.02), None, 0.06, 0.2, 0.9, 0.1, vibrato=0.08),
-        Timbre(
+        Timbre(  # a sung "ah": formants of an open vowel (Peterson & Barney 1952)
             "voice",
-            _power_law(40, 0.5),
-            None,
-            0.12,
-            0.3,
-            0.9,
-            0.3,
+            bright=_power_law(40, 0.5),
+            dull=None,
+            attack=0.12,
+            decay=0.3,
+            sustain=0.9,
+            release=0.3,
             vibrato=0.15,
             formants=((700.0, 130.0), (1220.0, 170.0), (2600.0, 250.0)),
         ),
@@ -212,8 +214,12 @@ def synthesize_midi(midi: pretty_midi.PrettyMIDI, sr: int) -> np.ndarray:
     """
     if sr <= 0:
         raise ParameterError(f"sr must be positive, got {sr}")
-    longest_release = max(t.release for t in TIMBRES.values())
-    length = int(np.ceil((midi.get_end_time() + longest_release + 0.05) * sr)) + 1
+    ends = {id(track): _pedal_ends(track) for track in midi.instruments if not track.is_drum}
+    last = max([midi.get_end_time(), *(max(e, default=0.0) for e in ends.values())])
+    tail = max(t.release for t in TIMBRES.values())
+    if any(track.is_drum for track in midi.instruments):
+        tail = max(tail, _DrumKit.LONGEST)  # let a last cymbal ring out
+    length = int(np.ceil((last + tail + 0.05) * sr)) + 1
     mix = np.zeros((2, length), dtype=np.float64)
     drums = _DrumKit(sr)
     for instrument in midi.instruments:
@@ -227,7 +233,7 @@ def synthesize_midi(midi: pretty_midi.PrettyMIDI, sr: int) -> np.ndarray:
         else:
             timbre = timbre_for(instrument.program)
             tables: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-            for note, end in zip(instrument.notes, _pedal_ends(instrument), strict=True):
+            for note, end in zip(instrument.notes, ends[id(instrument)], strict=True):
                 if note.pitch not in tables:
                     tables[note.pitch] = _wavetables(timbre, _hz(note.pitch), sr)
                 _add_note(track, note, end, timbre, tables[note.pitch], sr)
@@ -359,6 +365,9 @@ def _add_note(
 class _DrumKit:
     """General MIDI channel-10 sounds made from noise and swept sines, built once per key."""
 
+    #: Length of the longest sound (a crash cymbal), seconds.
+    LONGEST = 0.35 * 7
+
     def __init__(self, sr: int) -> None:
         self.sr = sr
         self.sounds: dict[int, np.ndarray] = {}
@@ -395,7 +404,8 @@ class _DrumKit:
         if key in (38, 40):
             body = sweep(240.0, 185.0, 0.05)
             rattle = noise(0.06, bright=False)
-            return 0.6 * body[: len(rattle)] + rattle
+            rattle[: len(body)] += 0.6 * body
+            return rattle
         if key in (41, 43, 45, 47, 48, 50):
             pitch_hz = 80.0 * 2 ** ((key - 41) / 12)
             return sweep(pitch_hz * 1.5, pitch_hz, 0.12)

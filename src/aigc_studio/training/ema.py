@@ -15,7 +15,10 @@ from torch import nn
 class ExponentialMovingAverage:
     """A frozen copy of a module whose parameters track ``decay * avg + (1 - decay) * current``.
 
-    Buffers (e.g. BatchNorm statistics) are copied, not averaged.
+    Buffers (e.g. BatchNorm statistics) are copied, not averaged. The decay warms up as
+    ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates (as in TensorFlow's and Karras et
+    al.'s implementations), so the average does not stay anchored to the random initialization
+    for the first thousands of steps.
 
     Parameters
     ----------
@@ -27,6 +30,7 @@ class ExponentialMovingAverage:
 
     def __init__(self, module: nn.Module, decay: float) -> None:
         self.decay = decay
+        self.updates = 0
         self.module = copy.deepcopy(module).eval()
         for parameter in self.module.parameters():
             parameter.requires_grad_(False)
@@ -34,8 +38,10 @@ class ExponentialMovingAverage:
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
         """Move the average one step towards ``module``'s current weights."""
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for averaged, current in zip(self.module.parameters(), module.parameters(), strict=True):
-            averaged.lerp_(current.detach(), 1.0 - self.decay)
+            averaged.lerp_(current.detach(), 1.0 - decay)
         for averaged, current in zip(self.module.buffers(), module.buffers(), strict=True):
             averaged.copy_(current)
 

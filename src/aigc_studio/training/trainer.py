@@ -217,6 +217,7 @@ class Trainer:
             optimizer.load_state_dict(payload["optimizers"][name])
         for name, ema in emas.items():
             ema.load_state_dict(payload["ema"][name])
+            ema.updates = int(payload.get("ema_updates", {}).get(name, payload["step"]))
         self.task.state = dict(payload.get("task_state", {}))
         return int(payload["step"])
 
@@ -278,6 +279,7 @@ class Trainer:
             "modules": {n: unwrap_module(m).state_dict() for n, m in modules.items()},
             "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
             "ema": {n: e.state_dict() for n, e in emas.items()},
+            "ema_updates": {n: e.updates for n, e in emas.items()},
             "rng": capture_rng_state(),
             "saved_at": time.time(),
         }

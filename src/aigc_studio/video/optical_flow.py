@@ -31,6 +31,9 @@ _CONSISTENCY_ABSOLUTE = 0.5
 #: that arithmetic on it stays finite.
 _LEFT_FRAME = 1e3
 
+#: Smallest side DIS accepts (it needs room for its 8-pixel patches); smaller frames are padded.
+_DIS_MIN_SIZE = 16
+
 _grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -114,7 +117,16 @@ class DISFlow:
 
         Lets a caller that needs both directions convert each frame to luma once.
         """
-        return self._dis.calc(source, target, None)
+        height, width = source.shape
+        if height >= _DIS_MIN_SIZE and width >= _DIS_MIN_SIZE:
+            return self._dis.calc(source, target, None)
+        # DIS refuses images smaller than its patches; replicated borders add no motion.
+        pad_y, pad_x = max(0, _DIS_MIN_SIZE - height), max(0, _DIS_MIN_SIZE - width)
+        source, target = (
+            cv2.copyMakeBorder(image, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+            for image in (source, target)
+        )
+        return np.ascontiguousarray(self._dis.calc(source, target, None)[:height, :width])
 
     def __repr__(self) -> str:
         return f"DISFlow(preset={self.preset!r})"
