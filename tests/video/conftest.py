@@ -21,13 +21,16 @@ def smooth_texture(height: int, width: int, seed: int, sigma: float = 1.5) -> np
     return np.clip(blurred, 0, 255).astype(np.uint8)
 
 
-def square_frame(x: int, *, seed: int = 0, side: int = 16) -> np.ndarray:
-    """A frame with a textured square whose left edge is at column ``x``."""
-    background = smooth_texture(HEIGHT, WIDTH, seed + 100, sigma=3.0)
+def square_frame(
+    x: int, *, seed: int = 0, side: int = 16, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> np.ndarray:
+    """A ``size`` (width, height) frame with a textured square whose left edge is at column ``x``."""
+    width, height = size
+    background = smooth_texture(height, width, seed + 100, sigma=3.0)
     background = (background.astype(np.float32) * 0.5 + 40).astype(np.uint8)  # darker, softer
     square = smooth_texture(side, side, seed)
     frame = background.copy()
-    y = (HEIGHT - side) // 2
+    y = (height - side) // 2
     frame[y : y + side, x : x + side] = square
     return frame
 
@@ -44,7 +47,7 @@ def other_scene(count: int) -> list[np.ndarray]:
     return [np.roll(warm, i, axis=1) for i in range(count)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make() -> SimpleNamespace:
     """The frame makers above, for tests (conftest modules cannot be imported by name)."""
     return SimpleNamespace(

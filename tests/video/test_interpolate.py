@@ -132,7 +132,8 @@ def test_refine_hook_gets_the_warped_estimate(make):
     assert estimate.t == 0.25 and estimate.frame0 is f0 and estimate.frame1 is f2
     assert estimate.warped0.shape == f0.shape and estimate.flow_t0.shape == (*f0.shape[:2], 2)
     assert 0 <= estimate.weight0.min() and estimate.weight0.max() <= 1
-    assert np.abs(refined.astype(int) - plain.astype(int) - 10).max() <= 1
+    unclipped = plain < 240
+    assert np.abs(refined[unclipped].astype(int) - plain[unclipped] - 10).max() <= 1
 
 
 def test_refine_with_wrong_shape_is_refused(make):
@@ -142,15 +143,17 @@ def test_refine_with_wrong_shape_is_refused(make):
 
 
 def test_occlusion_weights_favour_the_frame_that_sees_the_pixel(make):
-    f0, _, f2 = make.moving_square(3)
+    # DIS needs room to separate the square's motion from the still background: 128x96, and
+    # 8 px between the neighbours (the square spans x 16..48 in frame 0, 24..56 in frame 2).
+    f0, _, f2 = (make.square_frame(16 + 4 * i, side=32, size=(128, 96)) for i in range(3))
     estimate = PairInterpolator(f0, f2).estimate(0.5)
-    rows = slice(20, 28)
-    # Behind the square's trailing edge (x 8..12) the background is seen only in frame 2;
-    # ahead of its leading edge (x 24..28) only in frame 0.
-    assert estimate.weight0[rows, 9:11].mean() < 0.4
-    assert estimate.weight0[rows, 26:28].mean() > 0.6
+    rows = slice(40, 56)
+    # At t = 0.5 the square spans 20..52. Behind it (x 16..20) the background is seen only in
+    # frame 2; ahead of it (x 52..56) only in frame 0.
+    assert estimate.weight0[rows, 16:20].mean() < 0.35
+    assert estimate.weight0[rows, 52:56].mean() > 0.65
     # Far from the square both frames see the background: equal weights.
-    assert estimate.weight0[2:8, 40:60].mean() == pytest.approx(0.5, abs=0.05)
+    assert estimate.weight0[:16, 80:].mean() == pytest.approx(0.5, abs=0.02)
 
 
 @pytest.mark.parametrize("factor", [0, 3, 16, 2.0, True])

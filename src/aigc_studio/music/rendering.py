@@ -28,6 +28,7 @@ from aigc_studio import system_tools
 from aigc_studio.dsp import normalize_loudness
 from aigc_studio.errors import MediaError, ParameterError, ToolMissingError
 from aigc_studio.media import resample_audio
+from aigc_studio.music.neural_rendering import render_with_neural_instrument
 from aigc_studio.music.synthesizer import synthesize_midi
 
 #: Longest piece rendered, in seconds (30 minutes); longer input is refused as a likely error.
@@ -67,6 +68,7 @@ INSTRUMENTS: dict[str, int] = {
     "synth-lead": 80,
     "synth-pad": 89,
 }
+
 
 Renderer = Callable[..., tuple[np.ndarray, str]]
 
@@ -167,10 +169,11 @@ def render_with_synth(
 
 
 #: Renderers by method name. ``"auto"`` is not one: it chooses among these (see
-#: :func:`choose_method`). The neural instrument will register here as ``"neural"``.
+#: :func:`choose_method`). ``"neural"`` is the project's own pitch-conditional GAN instrument.
 RENDERERS: dict[str, Renderer] = {
     "fluidsynth": render_with_fluidsynth,
     "synth": render_with_synth,
+    "neural": render_with_neural_instrument,
 }
 
 

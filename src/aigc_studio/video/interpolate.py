@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 from aigc_studio.errors import ParameterError
@@ -41,9 +42,11 @@ FLOW_APPROXIMATIONS = ("superslomo", "fixed_point")
 #: Highest frame rate accepted (that of :class:`~aigc_studio.media.video_io.VideoWriter`).
 MAX_FPS = 1000.0
 
-#: Soft occlusion: 0 where the consistency test passes (inconsistency <= 1), rising linearly to
-#: 1 at this inconsistency, so that a slightly unreliable flow lowers a weight without zeroing it.
-_OCCLUDED_AT = 4.0
+#: Soft occlusion: 0 up to this inconsistency (see ``flow_inconsistency``), rising linearly to 1
+#: at ``_OCCLUDED_AT``. Sundaram et al.'s own threshold is 1, but flow noise on real footage
+#: crosses it often; from 2, disagreements of about 1.5 pixels start to count.
+_OCCLUSION_START = 2.0
+_OCCLUDED_AT = 10.0
 #: Keeps the blend defined where both neighbours look occluded; it then falls back to the
 #: linear (1 - t, t) weights.
 _WEIGHT_FLOOR = 1e-3
@@ -132,13 +135,17 @@ class PairInterpolator:
        the target pixel rather than where the motion started. ``"fixed_point"`` starts there and
        then solves ``F_t→0(x) = -t F_0→1(x + F_t→0(x))`` (and the same for ``F_t→1`` with
        ``1-t`` and ``F_1→0``) by fixed-point iteration (4 steps), which follows each point along
-       its own motion and keeps moving edges sharper.
+       its own motion; on the opencv-doc sample clips the two score within 0.1 dB PSNR.
     2. Each neighbour is backward-warped to ``t`` (bilinear ``cv2.remap``).
     3. Occlusion-aware blending, as Super SloMo's fusion (eq. 5) but with visibility from the
-       forward-backward consistency test (Sundaram et al. 2010) instead of a network: where the
-       pixel taken from frame 0 is not visible in frame 1 (content being covered), frame 1's
-       sample is wrong and gets no weight, and vice versa for content being uncovered;
-       elsewhere the weights are ``1 - t`` and ``t``.
+       forward-backward consistency test (Sundaram et al. 2010, softened) instead of a
+       network: where the pixel taken from frame 0 is not visible in frame 1 (content being
+       covered), frame 1's sample is wrong and gets no weight, and vice versa for content
+       being uncovered; elsewhere the weights are ``1 - t`` and ``t``. DIS flow is smooth
+       across motion boundaries, so the test is blunt there: on the opencv-doc clips these
+       weights score within 0.15 dB PSNR of plain ``(1 - t, t)`` blending (slightly below).
+       The visibility they carry is passed on to a ``refine`` network in
+       :attr:`WarpEstimate.weight0`.
 
     Parameters
     ----------
@@ -189,12 +196,13 @@ class PairInterpolator:
 
     @staticmethod
     def _soft_occlusion(inconsistency: np.ndarray) -> np.ndarray:
-        return np.clip((inconsistency - 1.0) / (_OCCLUDED_AT - 1.0), 0.0, 1.0)
+        ramp = (inconsistency - _OCCLUSION_START) / (_OCCLUDED_AT - _OCCLUSION_START)
+        return np.clip(ramp, 0.0, 1.0)
 
     def _flows_from(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         f01, f10 = self.flow01, self.flow10
-        flow_t0 = (-(1 - t) * t) * f01 + (t * t) * f10
-        flow_t1 = ((1 - t) * (1 - t)) * f01 - (t * (1 - t)) * f10
+        flow_t0 = cv2.addWeighted(f01, -(1 - t) * t, f10, t * t, 0.0)
+        flow_t1 = cv2.addWeighted(f01, (1 - t) * (1 - t), f10, -t * (1 - t), 0.0)
         if self._approximation == "fixed_point":
             for _ in range(_FIXED_POINT_ITERATIONS):
                 flow_t0 = -t * warp_backward(f01, flow_t0)

@@ -200,15 +200,16 @@ def flow_inconsistency(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
         )
     height, width = forward.shape[:2]
     returned = warp_backward(backward, forward)
-    total = forward + returned
-    error = np.einsum("ijk,ijk->ij", total, total)
-    scale = _CONSISTENCY_RELATIVE * (
-        np.einsum("ijk,ijk->ij", forward, forward) + np.einsum("ijk,ijk->ij", returned, returned)
-    )
+    # Separate contiguous planes: elementwise work on them is several times faster than on
+    # the interleaved (H, W, 2) layout.
+    fx, fy = cv2.split(np.ascontiguousarray(forward, dtype=np.float32))
+    rx, ry = cv2.split(returned.astype(np.float32, copy=False))
+    sx, sy = fx + rx, fy + ry
+    error = sx * sx + sy * sy
+    scale = _CONSISTENCY_RELATIVE * (fx * fx + fy * fy + rx * rx + ry * ry)
     ratio = error / (scale + _CONSISTENCY_ABSOLUTE)
     xs, ys = _pixel_grid(height, width)
-    land_x = xs + forward[..., 0]
-    land_y = ys + forward[..., 1]
+    land_x, land_y = xs + fx, ys + fy
     outside = (land_x < -0.5) | (land_x > width - 0.5) | (land_y < -0.5) | (land_y > height - 0.5)
     ratio[outside] = _LEFT_FRAME
     return ratio.astype(np.float32, copy=False)

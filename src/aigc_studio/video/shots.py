@@ -158,8 +158,8 @@ def detect_shots(
                 index=index,
                 start_frame=start_frame,
                 end_frame=end_frame,
-                start_s=round(start_frame / fps, 6),
-                end_s=round(end_frame / fps, 6),
+                start_s=start_frame / fps,
+                end_s=end_frame / fps,
             )
         )
     return shots
