@@ -15,7 +15,7 @@ over 444 time slots), so "every other frame" is not a fixed time step. ``.avi.gz
 decompressed to a temporary folder first.
 
 Usage: python benchmarks/bench_interpolation.py [--clips PATH ...] [--frames N]
-       [--preset fast|medium|ultrafast] [--approximation superslomo|fixed_point] [--no-ffmpeg]
+       [--presets medium,fast] [--approximation superslomo|fixed_point] [--no-ffmpeg]
 """
 
 from __future__ import annotations
@@ -163,7 +163,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", nargs="+", default=list(DEFAULT_CLIPS), help="clips to use")
     parser.add_argument("--frames", type=int, default=200, help="source frames per clip")
-    parser.add_argument("--preset", default="fast", help="DIS preset of our method")
+    parser.add_argument(
+        "--presets", default="medium,fast", help="DIS presets of our method, comma-separated"
+    )
     parser.add_argument("--approximation", default="superslomo", help="intermediate flows")
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip minterpolate")
     args = parser.parse_args()
@@ -183,9 +185,10 @@ def main() -> None:
             with VideoReader(half) as reader:
                 width, height, count = reader.width, reader.height, reader.frame_count
             methods: dict[str, Iterator[np.ndarray]] = {
-                f"DIS flow, {args.preset} (ours)": ours(half, args.preset, args.approximation),
-                "frame blending": blending(half),
+                f"DIS flow, {preset} (ours)": ours(half, preset, args.approximation)
+                for preset in args.presets.split(",")
             }
+            methods["frame blending"] = blending(half)
             if have_ffmpeg:
                 methods["ffmpeg minterpolate (mci)"] = minterpolate(half, fps, width, height)
             for method_name, frames in methods.items():

@@ -24,7 +24,7 @@ def smooth_texture(height: int, width: int, seed: int, sigma: float = 1.5) -> np
 def square_frame(
     x: int, *, seed: int = 0, side: int = 16, size: tuple[int, int] = (WIDTH, HEIGHT)
 ) -> np.ndarray:
-    """A ``size`` (width, height) frame with a textured square whose left edge is at column ``x``."""
+    """A (width, height) ``size`` frame with a textured square whose left edge is at ``x``."""
     width, height = size
     background = smooth_texture(height, width, seed + 100, sigma=3.0)
     background = (background.astype(np.float32) * 0.5 + 40).astype(np.uint8)  # darker, softer

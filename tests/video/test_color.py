@@ -27,8 +27,8 @@ from aigc_studio.video.color import (
 def scene() -> np.ndarray:
     """A varied, roughly neutral scene: colored blobs whose average is close to gray."""
     rng = np.random.default_rng(0)
-    small = rng.uniform(30, 220, (6, 8, 3)).astype(np.float32)
-    frame = cv2.resize(small, (64, 48), interpolation=cv2.INTER_CUBIC)
+    small = rng.uniform(60, 180, (6, 8, 3)).astype(np.float32)
+    frame = cv2.resize(small, (64, 48), interpolation=cv2.INTER_LINEAR)
     frame *= frame.mean() / frame.reshape(-1, 3).mean(axis=0)  # make it gray-world exact
     return np.clip(frame, 0, 255).astype(np.uint8)
 
@@ -99,9 +99,11 @@ def test_saturation(scene):
     assert hsv_out > 1.3 * hsv_in
 
 
-def test_transfer_color_matches_reference_statistics(scene, make):
-    reference = tint(make.smooth_texture(48, 64, seed=9), (1.2, 0.9, 0.6))
+def test_transfer_color_matches_reference_statistics(scene):
+    # A warm, flipped version of the scene: different statistics, all inside the RGB gamut.
+    reference = tint(scene[::-1, ::-1].astype(np.float32) * 0.8 + 30, (1.15, 0.95, 0.75))
     stats = color_statistics(reference)
+    assert abs(color_statistics(scene).mean[2] - stats.mean[2]) > 5  # far apart to begin with
     moved = color_statistics(transfer_color(scene, stats))
     np.testing.assert_allclose(moved.mean, stats.mean, atol=1.5)
     np.testing.assert_allclose(moved.std, stats.std, rtol=0.15, atol=1.0)
@@ -116,7 +118,7 @@ def flickering_clip(scene: np.ndarray, count: int = 12) -> list[np.ndarray]:
     for i in range(count):
         frame = scene.copy()
         if i % 2:
-            frame[:16, :20] = (255, 40, 230)
+            frame[:16, :20] = (235, 50, 215)
         frames.append(frame)
     return frames
 
@@ -125,13 +127,14 @@ def test_corrector_flickers_less_than_per_frame_correction(scene):
     frames = flickering_clip(tint(scene, (0.85, 1.0, 1.3)))
     per_frame = ColorCorrector(ColorCorrectionConfig(smoothing=0.0)).process(frames)
     smoothed = ColorCorrector().process(frames)
-    # Measured away from the light: the rest of the picture should stay still.
-    rest = (slice(20, None), slice(24, None))
+    # Measured away from the light (and from CLAHE tiles that see it): the rest of the picture
+    # should stay still.
+    rest = (slice(30, None), slice(36, None))
     flicker_per_frame = flicker(f[rest] for f in per_frame)
     flicker_smoothed = flicker(f[rest] for f in smoothed)
     assert flicker([f[rest] for f in frames]) == 0.0
-    assert flicker_per_frame > 1.0  # the correction itself pumps with the light
-    assert flicker_smoothed < 0.5 * flicker_per_frame
+    assert flicker_per_frame > 3.0  # the correction itself pumps with the light
+    assert flicker_smoothed < 0.35 * flicker_per_frame
 
 
 def test_corrector_balances_and_keeps_frames_valid(scene):
@@ -158,8 +161,8 @@ def test_strength_zero_is_identity(scene):
     assert ColorCorrector(config).correct(scene).tolist() == scene.tolist()
 
 
-def test_corrector_with_reference(scene, make):
-    reference = tint(make.smooth_texture(48, 64, seed=9), (1.2, 0.9, 0.6))
+def test_corrector_with_reference(scene):
+    reference = tint(scene[::-1, ::-1].astype(np.float32) * 0.8 + 30, (1.15, 0.95, 0.75))
     stats = color_statistics(reference)
     corrector = ColorCorrector(ColorCorrectionConfig(contrast=False), reference=stats)
     out = [corrector.correct(scene) for _ in range(3)][-1]

@@ -131,7 +131,7 @@ def test_refine_hook_gets_the_warped_estimate(make):
     (estimate,) = seen
     assert estimate.t == 0.25 and estimate.frame0 is f0 and estimate.frame1 is f2
     assert estimate.warped0.shape == f0.shape and estimate.flow_t0.shape == (*f0.shape[:2], 2)
-    assert 0 <= estimate.weight0.min() and estimate.weight0.max() <= 1
+    assert estimate.weight0.min() >= 0 and estimate.weight0.max() <= 1
     unclipped = plain < 240
     assert np.abs(refined[unclipped].astype(int) - plain[unclipped] - 10).max() <= 1
 

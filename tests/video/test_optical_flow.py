@@ -1,4 +1,4 @@
-"""Tests for DIS flow, backward warping and the consistency test (aigc_studio.video.optical_flow)."""
+"""Tests for DIS flow, backward warping and the flow consistency test (video.optical_flow)."""
 
 from __future__ import annotations
 
