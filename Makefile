@@ -44,7 +44,7 @@ demo: install system-deps
 	$(BIN)/aigc demo --output demo-output
 
 test: install system-deps
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -55,11 +55,13 @@ bench: $(VENV)/.bench-stamp system-deps
 
 # Shipped weights: each is reproduced on the CPU by one target (prepare the data, train the preset,
 # resuming if a run was interrupted, evaluate on the held-out split, export to the package).
-WEIGHTS := neural-instrument vocoder-instrument
+WEIGHTS := neural-instrument vocoder-instrument denoiser-speech
 PRESET_neural-instrument := specgan-instrument
 PRESET_vocoder-instrument := vocoder-instrument
+PRESET_denoiser-speech := denoiser-speech
 DATA_neural-instrument := nsynth-gm
 DATA_vocoder-instrument := nsynth-gm
+DATA_denoiser-speech := speech-noise
 
 weights: $(addprefix weights-,$(WEIGHTS))
 

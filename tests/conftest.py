@@ -7,6 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+
+# One thread per test worker: pytest-xdist already runs one worker per core, and more threads
+# than cores makes OpenMP spin and slows torch down by orders of magnitude.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

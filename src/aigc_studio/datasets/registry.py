@@ -27,6 +27,7 @@ from aigc_studio.datasets.melody_tokens import (
     prepare_midi_folder_tokens,
 )
 from aigc_studio.datasets.nsynth_gm import prepare_nsynth_gm
+from aigc_studio.datasets.speech_noise import prepare_speech_noise
 from aigc_studio.errors import ConfigError
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -35,6 +36,7 @@ ProgressCallback = Callable[[str, int, int], None]
 DATASETS: dict[str, Callable[..., Path]] = {
     "nsynth-gm": prepare_nsynth_gm,
     "bach-melodies": prepare_bach_melodies,
+    "speech-noise": prepare_speech_noise,
 }
 
 #: Options that change how a preparation runs but not what it produces.
@@ -64,9 +66,9 @@ def prepare_dataset(
     Parameters
     ----------
     name_or_dir : str
-        A name in ``DATASETS`` ("nsynth-gm", "bach-melodies"), or a folder: a folder that holds
-        only MIDI files is tokenized (``prepare_midi_folder_tokens``), any other is sliced as
-        audio (``prepare_audio_folder``).
+        A name in ``DATASETS`` ("nsynth-gm", "bach-melodies", "speech-noise"), or a folder: a
+        folder that holds only MIDI files is tokenized (``prepare_midi_folder_tokens``), any
+        other is sliced as audio (``prepare_audio_folder``).
     out : Path, optional
         The cache folder; default :func:`~aigc_studio.datasets.cache.default_dataset_root` of the
         name (a folder's name is :func:`folder_dataset_name`).

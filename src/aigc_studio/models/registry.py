@@ -12,7 +12,7 @@ from typing import Any
 
 from aigc_studio.errors import ConfigError
 
-FAMILIES = ("gan", "vae", "autoregressive", "vocoder")
+FAMILIES = ("gan", "vae", "autoregressive", "vocoder", "enhancement")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,13 @@ MODELS: dict[str, ModelSpec] = {
             "vocoder",
             "aigc_studio.models.vocoder:VocoderConfig",
             "HiFi-GAN-style GAN vocoder: log-mel spectrogram to waveform (Kong et al. 2020)",
+        ),
+        ModelSpec(
+            "gru-denoiser",
+            "enhancement",
+            "aigc_studio.models.denoiser:DenoiserConfig",
+            "causal real-time speech denoiser: GRU over ERB bands predicting gains (RNNoise-style, "
+            "Valin 2018)",
         ),
     )
 }

@@ -1,4 +1,4 @@
-"""Per-family training tasks: what a GAN, a VAE, an AR model and a vocoder do in one step.
+"""Per-family training tasks: what a GAN, a VAE, an AR model, a vocoder, a denoiser do per step.
 
 The Trainer does the rest.
 """
@@ -20,6 +20,7 @@ TASKS = {
     "vae": "aigc_studio.training.tasks.vae:VAETask",
     "autoregressive": "aigc_studio.training.tasks.autoregressive:AutoregressiveTask",
     "vocoder": "aigc_studio.training.tasks.vocoder:VocoderTask",
+    "enhancement": "aigc_studio.training.tasks.enhancement:EnhancementTask",
 }
 
 
