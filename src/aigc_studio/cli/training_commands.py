@@ -154,8 +154,12 @@ def generate(
         list[int] | None, typer.Option(help="Label value(s), e.g. MIDI pitch; cycled.")
     ] = None,
     vocoder: Annotated[
-        str, typer.Option(help="auto, griffin-lim, or a trained vocoder's path.")
-    ] = "auto",
+        str,
+        typer.Option(
+            help="griffin-lim, auto (the shipped vocoder: faster, not yet better), or a "
+            "trained vocoder's path."
+        ),
+    ] = "griffin-lim",
 ) -> None:
     """Generate samples from a trained model (step 5 of the pipeline) into a folder."""
     from aigc_studio.library import Provenance

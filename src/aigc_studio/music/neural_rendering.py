@@ -37,6 +37,7 @@ def render_with_neural_instrument(
     *,
     soundfont: str | Path | None = None,
     seed: int = 0,
+    vocoder: str | None = None,
 ) -> tuple[np.ndarray, str]:
     """Render MIDI with the neural instrument (all tracks but drums), stereo (2, samples).
 
@@ -50,6 +51,8 @@ def render_with_neural_instrument(
         Ignored (every renderer takes it).
     seed : int
         Seed of the generated notes (same seed, same performance).
+    vocoder : str, optional
+        How spectrograms become audio (see ``render_mel``); None uses its default.
 
     Returns
     -------
@@ -66,7 +69,7 @@ def render_with_neural_instrument(
     del soundfont
     from aigc_studio.media import resample_audio
     from aigc_studio.training import load_trained
-    from aigc_studio.training.mel_rendering import render_mel
+    from aigc_studio.training.mel_rendering import DEFAULT_RENDERER, render_mel
     from aigc_studio.weights import shipped_weights
 
     if shipped_weights(INSTRUMENT_WEIGHTS) is None:
@@ -82,8 +85,9 @@ def render_with_neural_instrument(
         return np.zeros((2, int(sr * 0.5)), np.float32), "neural instrument (no pitched notes)"
     pitches = [fold_into_range(n.pitch, low, high) for n in notes]
     generated = model.generate(len(notes), seed=seed, labels=pitches)
+    vocoder = vocoder or DEFAULT_RENDERER
     features = model.task.state.get("features", {})
-    note_audio, renderer = render_mel(generated["mel"], features)
+    note_audio, renderer = render_mel(generated["mel"], features, vocoder=vocoder)
     model_sr = int(features.get("sr", 16000))
     if model_sr != sr:
         note_audio = resample_audio(note_audio, model_sr, sr)

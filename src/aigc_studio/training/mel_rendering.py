@@ -15,13 +15,17 @@ from aigc_studio.errors import ConfigError
 
 #: Name of the shipped vocoder under ``aigc_studio/weights``.
 DEFAULT_VOCODER = "vocoder-instrument"
+#: What renders spectrograms unless the caller says otherwise. Griffin-Lim, for now: the shipped
+#: vocoder is ~30x faster but still loses to it on held-out quality and buzzes at the frame rate
+#: (62.5 Hz) on low notes (see benchmarks/bench_vocoder.py); ``vocoder="auto"`` opts in.
+DEFAULT_RENDERER = "griffin-lim"
 
 
 def render_mel(
     mel: np.ndarray,
     features: dict[str, Any],
     *,
-    vocoder: str | os.PathLike[str] | None = "auto",
+    vocoder: str | os.PathLike[str] | None = DEFAULT_RENDERER,
     griffin_lim_iterations: int = 64,
 ) -> tuple[np.ndarray, str]:
     """Render (n, n_mels, frames) log-mel spectrograms to (n, samples) audio.
@@ -33,8 +37,9 @@ def render_mel(
     features : dict
         The feature parameters (sr, n_fft, hop_length, n_mels, fmin, fmax) of ``mel``.
     vocoder : str, PathLike or None
-        ``"auto"`` (the shipped vocoder when its feature matches, else Griffin-Lim), a path to a
-        trained vocoder (run folder, checkpoint or weights folder), or ``"griffin-lim"``/None.
+        ``"griffin-lim"``/None (the default, see ``DEFAULT_RENDERER``), ``"auto"`` (the shipped
+        vocoder when its feature matches, else Griffin-Lim), or a path to a trained vocoder (run
+        folder, checkpoint or weights folder).
     griffin_lim_iterations : int
         Iterations when Griffin-Lim is used.
 
