@@ -81,7 +81,7 @@ def test_a_short_note_is_padded_for_loudness_measurement() -> None:
         ({"sr": 10_000_000}, "sr must be"),
         ({"sr": 44100.5}, "sr must be"),
         ({"instrument": "kazoo"}, "instrument must be one of"),
-        ({"method": "neural"}, "method must be one of"),
+        ({"method": "theremin"}, "method must be one of"),
         ({"target_lufs": 5.0}, "target_lufs"),
         ({"true_peak_dbtp": -40.0}, "true_peak_dbtp"),
     ],
