@@ -19,7 +19,7 @@ def test_showcase_writes_processes_and_records_everything(tmp_path: Path) -> Non
         outputs = run_showcase(
             tmp_path / "out", library=library, on_step=lambda text, done, total: steps.append(text)
         )
-        assert len(outputs) == 6 and library.count() == 6
+        assert len(outputs) == 7 and library.count() == 7
         for item in outputs:
             assert item.path.is_file()
             assert library.verify(item.path).status == "recorded"
@@ -40,6 +40,10 @@ def test_showcase_writes_processes_and_records_everything(tmp_path: Path) -> Non
         assert measure_loudness(track, track_sr).integrated_lufs == pytest.approx(-16.0, abs=1.0)
         assert "aigc-provenance" in read_video_metadata(final).get("comment", "")
     assert steps[0].startswith("synthesizing") and steps[-1] == "done"
+    neural = library_record_model(
+        tmp_path / "lib.sqlite3", by_name["melody-neural-instrument.wav"].path
+    )
+    assert neural == "neural-instrument"
     rebuilt, _ = load_audio(by_name["melody-griffinlim.wav"].path)
     assert np.abs(rebuilt).max() > 0.01  # Griffin-Lim produced sound, not silence
 
@@ -50,5 +54,11 @@ def test_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "demo outputs" in out
     with OutputLibrary() as library:
         paths = {Path(record.path).name for record in library.list()}
-    assert "clip-normalized.mp4" in paths and len(paths) == 6
+    assert "clip-normalized.mp4" in paths and len(paths) == 7
     assert (tmp_path / "demo" / "clip-normalized.mp4").is_file()
+
+
+def library_record_model(db: Path, path: Path) -> str | None:
+    with OutputLibrary(db) as library:
+        record = library.verify(path).record
+    return None if record is None else record.model

@@ -2,8 +2,9 @@
 
 It touches every layer the later capabilities stand on: ``dsp`` makes a sample melody with noise
 and a sample video, ``media`` writes and reads them, ``dsp`` normalizes loudness (ITU-R BS.1770),
-computes a log-mel spectrogram and inverts it with Griffin-Lim, and ``library`` records each
-output with its provenance (also embedded in the files).
+computes a log-mel spectrogram and inverts it with Griffin-Lim, the shipped neural instrument (a
+GAN trained by the project) plays the melody, and ``library`` records each output with its
+provenance (also embedded in the files).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def run_showcase(
     own_library = library is None
     lib = library or OutputLibrary()
     written: list[ShowcaseOutput] = []
-    steps = 6
+    steps = 7
 
     def step(n: int, text: str) -> None:
         if on_step:
@@ -187,11 +188,45 @@ def run_showcase(
                 for frame in reader:
                     writer.write(frame)
         record(final_path, prov, "the video with its sound normalized to -16 LUFS")
-        step(6, "done")
+
+        step(6, "playing the melody on the neural instrument")
+        neural_path = out / "melody-neural-instrument.wav"
+        neural_audio, neural_sr, model, checkpoint = _play_on_neural_instrument()
+        prov = Provenance.create(
+            "demo neural-instrument",
+            {"melody": SAMPLE_MELODY, "note_seconds": 0.3},
+            kind="audio",
+            model=model,
+            checkpoint_sha256=checkpoint,
+            seed=0,
+        )
+        save_audio(neural_path, neural_audio, neural_sr, tags=prov.as_tags())
+        record(neural_path, prov, "the melody played by the shipped GAN instrument")
+        step(7, "done")
     finally:
         if own_library:
             lib.close()
     return written
+
+
+def _play_on_neural_instrument() -> tuple[np.ndarray, int, str, str]:
+    """Render the sample melody with the shipped neural instrument (audio, sr, model, sha256)."""
+    import pretty_midi
+
+    from aigc_studio.library import sha256_file
+    from aigc_studio.music.neural_rendering import INSTRUMENT_WEIGHTS
+    from aigc_studio.music.rendering import render_midi
+    from aigc_studio.weights import shipped_weights
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=100)
+    piano = pretty_midi.Instrument(program=0)
+    for i, pitch in enumerate(SAMPLE_MELODY):
+        piano.notes.append(pretty_midi.Note(100, pitch, 0.3 * i, 0.3 * i + 0.28))
+    midi.instruments.append(piano)
+    audio, sr, _ = render_midi(midi, sr=16_000, method="neural")
+    weights = shipped_weights(INSTRUMENT_WEIGHTS)
+    assert weights is not None  # render_midi raised otherwise
+    return audio, sr, INSTRUMENT_WEIGHTS, sha256_file(weights / "model.safetensors")
 
 
 def _write_spectrogram_png(path: Path, log_mel: np.ndarray) -> None:
