@@ -74,10 +74,10 @@ def test_five_steps_train_checkpoint_and_evaluate(pairs: Path, tmp_path: Path) -
     payload = load_checkpoint(result.checkpoint)
     assert payload["family"] == "enhancement" and "denoiser" in payload["modules"]
     valid = read_metrics(tmp_path / "run", phase="valid")
-    assert valid and {"valid_si_sdr", "valid_si_sdr_noisy", "valid_si_sdri"} <= set(valid[-1])
+    assert valid and {"si_sdr", "si_sdr_noisy", "si_sdri"} <= set(valid[-1])
     metrics = evaluate_run(tmp_path / "run", split="test")
-    assert metrics["valid_si_sdri"] == pytest.approx(
-        metrics["valid_si_sdr"] - metrics["valid_si_sdr_noisy"]
+    assert metrics["si_sdri"] == pytest.approx(
+        metrics["si_sdr"] - metrics["si_sdr_noisy"]
     )
     model = load_trained(tmp_path / "run", data=str(pairs))
     generated = model.generate(2, seed=0)
@@ -89,7 +89,7 @@ def test_a_short_training_improves_si_sdr(pairs: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     Trainer(_config(pairs, tmp_path / "run", 40, lr=1e-2)).fit()
     valid = read_metrics(tmp_path / "run", phase="valid")
-    assert valid[-1]["valid_si_sdri"] > 3.0
+    assert valid[-1]["si_sdri"] > 3.0
 
 
 def test_data_without_pairs_or_at_another_rate_is_refused(pairs: Path, tmp_path: Path) -> None:

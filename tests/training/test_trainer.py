@@ -217,7 +217,7 @@ def test_cli_train_evaluate_generate(
     assert run(["evaluate", str(run_dir), "--json", "--split", "valid"]) == 0
     out = capsys.readouterr().out
     report = json.loads(out[out.index("{") :])
-    assert report["valid_nll"] > 0 and report["split"] == "valid"
+    assert report["nll"] > 0 and report["split"] == "valid"
     assert (
         run(["generate", str(run_dir), "-n", "2", "-o", str(tmp_path / "samples"), "--seed", "1"])
         == 0

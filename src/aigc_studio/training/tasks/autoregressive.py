@@ -97,7 +97,7 @@ class AutoregressiveTask(TrainingTask):
         if not count:
             return {}
         nll = total / count
-        return {"valid_nll": nll, "valid_perplexity": math.exp(min(nll, 50.0))}
+        return {"nll": nll, "perplexity": math.exp(min(nll, 50.0))}
 
     @override
     @torch.no_grad()

@@ -160,9 +160,9 @@ class EnhancementTask(TrainingTask):
             return {}
         enhanced_mean, noisy_mean = float(np.mean(enhanced_scores)), float(np.mean(noisy_scores))
         return {
-            "valid_si_sdr": enhanced_mean,
-            "valid_si_sdr_noisy": noisy_mean,
-            "valid_si_sdri": enhanced_mean - noisy_mean,
+            "si_sdr": enhanced_mean,
+            "si_sdr_noisy": noisy_mean,
+            "si_sdri": enhanced_mean - noisy_mean,
         }
 
     @override

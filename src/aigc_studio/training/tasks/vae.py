@@ -95,7 +95,7 @@ class VAETask(TrainingTask):
             for key in sums:
                 sums[key] += float(losses[key]) * x.shape[0]
             items += x.shape[0]
-        return {f"valid_{key}": value / items for key, value in sums.items()} if items else {}
+        return {key: value / items for key, value in sums.items()} if items else {}
 
     @override
     @torch.no_grad()

@@ -190,7 +190,7 @@ class VocoderTask(TrainingTask):
                 mrstft.append(multi_resolution_stft_distance(reference, estimate))
         if not lsd:
             return {}
-        return {"valid_lsd_db": float(np.mean(lsd)), "valid_mrstft": float(np.mean(mrstft))}
+        return {"lsd_db": float(np.mean(lsd)), "mrstft": float(np.mean(mrstft))}
 
     @override
     @torch.no_grad()
