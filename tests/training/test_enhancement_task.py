@@ -76,9 +76,7 @@ def test_five_steps_train_checkpoint_and_evaluate(pairs: Path, tmp_path: Path) -
     valid = read_metrics(tmp_path / "run", phase="valid")
     assert valid and {"si_sdr", "si_sdr_noisy", "si_sdri"} <= set(valid[-1])
     metrics = evaluate_run(tmp_path / "run", split="test")
-    assert metrics["si_sdri"] == pytest.approx(
-        metrics["si_sdr"] - metrics["si_sdr_noisy"]
-    )
+    assert metrics["si_sdri"] == pytest.approx(metrics["si_sdr"] - metrics["si_sdr_noisy"])
     model = load_trained(tmp_path / "run", data=str(pairs))
     generated = model.generate(2, seed=0)
     assert generated["audio"].shape == generated["reference"].shape == (2, SR // 4)
