@@ -13,11 +13,12 @@ This module computes features from arrays; it does not read files or choose data
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.dsp import log_mel_spectrogram
 from aigc_studio.errors import ConfigError, ParameterError
 
@@ -87,13 +88,7 @@ class AudioFeatureConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AudioFeatureConfig:
         """Build from a dict (e.g. a manifest's params); unknown keys raise ConfigError."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown AudioFeatureConfig key(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        return cls(**dict(d))
+        return dataclass_from_dict(cls, d, "AudioFeatureConfig")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a plain dict."""

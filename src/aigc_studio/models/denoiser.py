@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
 from aigc_studio.models.causal_stft import CausalSTFT, FramingState
 
@@ -192,11 +193,7 @@ class DenoiserConfig:
         ConfigError
             If a key is unknown or a value out of range.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown DenoiserConfig keys {unknown}; allowed: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "DenoiserConfig")
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain values."""

@@ -16,7 +16,7 @@ last entry is the un-flattened logit map, as in HiFi-GAN's reference code).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,6 +24,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
+from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
 
 # Re-exported so that a vocoder step imports its three adversarial terms from one place; the
@@ -128,13 +129,7 @@ class WaveDiscriminatorConfig:
         ConfigError
             If ``d`` has a key that is not a field, or a value is out of range.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown WaveDiscriminatorConfig keys {unknown}; allowed: {sorted(known)}"
-            )
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "WaveDiscriminatorConfig")
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain types only (tuples become lists)."""

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
 from aigc_studio.models.mel import MelConfig
 
@@ -101,13 +102,7 @@ class ISTFTVocoderConfig:
         ConfigError
             If a key is unknown or a value out of range.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown ISTFTVocoderConfig keys {unknown}; allowed: {sorted(known)}"
-            )
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "ISTFTVocoderConfig")
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain values (``mel`` as a nested dict)."""

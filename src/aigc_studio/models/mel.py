@@ -11,13 +11,14 @@ for their inputs and for the mel reconstruction loss. It does not invert mel spe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import librosa
 import torch
 from torch import nn
 
+from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
 
 
@@ -95,11 +96,7 @@ class MelConfig:
         ConfigError
             If ``d`` has a key that is not a field, or a value is out of range.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown MelConfig keys {unknown}; allowed: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "MelConfig")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a plain dict (round-trips through :meth:`from_dict`)."""

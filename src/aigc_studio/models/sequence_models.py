@@ -9,13 +9,14 @@ them all. This module does not tokenize (see :mod:`aigc_studio.music`), sample o
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from aigc_studio.config_values import dataclass_from_dict, raise_first_failure
 from aigc_studio.errors import ConfigError, ParameterError
 
 __all__ = [
@@ -97,9 +98,7 @@ class SequenceModelConfig:
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.max_len >= 1, f"max_len must be >= 1, got {self.max_len}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        raise_first_failure(checks)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain values (for checkpoints and presets)."""
@@ -114,10 +113,7 @@ class SequenceModelConfig:
         ConfigError
             If a key is unknown or a value is out of range.
         """
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown sequence model option(s): {', '.join(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "sequence model")
 
 
 def _check_tokens(tokens: torch.Tensor, vocab_size: int) -> None:

@@ -10,7 +10,7 @@ or a vocoder) is the caller's job.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from aigc_studio.config_values import dataclass_from_dict, raise_first_failure
 from aigc_studio.errors import ConfigError, ParameterError
 from aigc_studio.models.gan_losses import GAN_LOSSES
 
@@ -123,9 +124,7 @@ class SpecGANConfig:
                 "class_pitches must be MIDI pitches in 1..127",
             ),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        raise_first_failure(checks)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain values (for checkpoints and presets)."""
@@ -142,10 +141,7 @@ class SpecGANConfig:
         ConfigError
             If a key is unknown or a value is out of range.
         """
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown SpecGAN option(s): {', '.join(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "SpecGAN")
 
 
 def _check_labels(labels: torch.Tensor | None, batch: int, num_classes: int) -> None:

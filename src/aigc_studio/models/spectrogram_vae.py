@@ -9,12 +9,13 @@ audio (see :mod:`aigc_studio.dsp` or the vocoder).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from aigc_studio.config_values import dataclass_from_dict, raise_first_failure
 from aigc_studio.errors import ConfigError, ParameterError
 
 __all__ = [
@@ -106,9 +107,7 @@ class SpectrogramVAEConfig:
                 f"beta must be >= 0, got {self.beta}",
             ),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        raise_first_failure(checks)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain values (for checkpoints and presets)."""
@@ -123,10 +122,7 @@ class SpectrogramVAEConfig:
         ConfigError
             If a key is unknown or a value is out of range.
         """
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown spectrogram VAE option(s): {', '.join(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "spectrogram VAE")
 
 
 class SpectrogramVAE(nn.Module):

@@ -14,7 +14,7 @@ This module holds the generator only. The discriminators are in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
+from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
 from aigc_studio.models.mel import MelConfig
 
@@ -149,11 +150,7 @@ class VocoderConfig:
         ConfigError
             If ``d`` has a key that is not a field, or a value is out of range.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown VocoderConfig keys {unknown}; allowed: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "VocoderConfig")
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain types only (tuples become lists, ``mel`` a nested dict)."""

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.config_values import raise_first_failure
 from aigc_studio.errors import ConfigError
 
 
@@ -120,9 +121,7 @@ class TrainConfig:
             (bool(self.model), "model must be named"),
             (bool(self.data), "data must be named"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+        raise_first_failure(checks)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain JSON/TOML-able values."""

@@ -13,12 +13,13 @@ learned color grading.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
 from aigc_studio.video.frame_checks import check_frame
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
@@ -510,14 +511,7 @@ class ColorCorrectionConfig:
         ConfigError
             On an unknown key or an invalid value.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(
-                f"color correction: unknown key(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
-            )
-        return cls(**dict(d))
+        return dataclass_from_dict(cls, d, "color correction")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a plain dict."""
