@@ -278,3 +278,19 @@ def test_cli_refuses_bad_requests_in_one_line(
     assert run(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_conditional_vae_cycles_requested_labels(data, tmp_path: Path) -> None:
+    config = family_config(
+        "vae",
+        data,
+        tmp_path / "run",
+        steps=1,
+        model_config={**VAE, "num_classes": 3},
+        task={"label_field": "pitch"},
+    )
+    train(config)
+    result = load_trained(tmp_path / "run").generate(3, seed=0, labels=[64])
+    assert result["labels"] == [64, 64, 64] and result["mel"].shape[0] == 3
+    with pytest.raises(ConfigError, match="not in the training data"):
+        load_trained(tmp_path / "run").generate(1, labels=[61])

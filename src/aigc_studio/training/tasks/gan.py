@@ -17,11 +17,11 @@ from aigc_studio.errors import ConfigError
 from aigc_studio.evaluation import frechet_distance
 from aigc_studio.models.gan_losses import discriminator_loss, generator_loss, gradient_penalty
 from aigc_studio.training.distributed import unwrap_module
-from aigc_studio.training.tasks.base import OptimizerPlan, TrainingTask, Update
-from aigc_studio.training.tasks.spectrogram_data import LabelIndex, label_values, mel_dataset
+from aigc_studio.training.tasks.base import OptimizerPlan, Update
+from aigc_studio.training.tasks.spectrogram_data import SpectrogramTask
 
 
-class GANTask(TrainingTask):
+class GANTask(SpectrogramTask):
     """SpecGAN over normalized log-mel spectrograms, optionally label-conditional.
 
     Task options: ``label_field`` (dataset field to condition on, e.g. ``"pitch"``; needs
@@ -35,32 +35,14 @@ class GANTask(TrainingTask):
 
     @override
     def prepare(self) -> None:
-        from aigc_studio.datasets.cache import read_manifest
-
-        if self.data_root is None:
-            return
-        manifest = read_manifest(self.data_root)
-        self.state["mel_stats"] = manifest["stats"]
-        self.state["features"] = manifest.get("params", {})
-        field = self.options["label_field"]
-        self.state["label_field"] = field
-        if field:
-            values = label_values(self.data_root, field)
-            if len(values) != self.model_config.num_classes:
-                raise ConfigError(
-                    f"the data has {len(values)} distinct {field} values; "
-                    f"set the model's num_classes to {len(values)} (it is "
-                    f"{self.model_config.num_classes})"
-                )
-            self.state["label_values"] = values
-            pitches = list(self.model_config.class_pitches)
-            if pitches and pitches != values:
-                raise ConfigError(
-                    f"class_pitches must list the data's {field} values in order ({values[0]}.."
-                    f"{values[-1]}, {len(values)} values)"
-                )
-        elif self.model_config.num_classes:
-            raise ConfigError("a conditional GAN (num_classes > 0) needs task option label_field")
+        super().prepare()
+        pitches = list(self.model_config.class_pitches)
+        values = self.state.get("label_values")
+        if pitches and values and pitches != values:
+            raise ConfigError(
+                f"class_pitches must list the data's {self.state['label_field']} values in order "
+                f"({values[0]}..{values[-1]}, {len(values)} values)"
+            )
 
     @override
     def build_modules(self) -> dict[str, nn.Module]:
@@ -82,26 +64,13 @@ class GANTask(TrainingTask):
         }
 
     @override
-    def dataset(self, split: str) -> Any:
-        assert self.data_root is not None
-        return mel_dataset(
-            self.data_root, split, self.model_config.frames, self.state.get("label_field")
-        )
-
-    def _labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        field = self.state.get("label_field")
-        if not field:
-            return None
-        return LabelIndex(self.state["label_values"]).to_index(batch[field])
-
-    @override
     def step(
         self, batch: Any, step: int, modules: dict[str, nn.Module], update: Update
     ) -> dict[str, float]:
         generator, discriminator = modules["generator"], modules["discriminator"]
         config = self.model_config
         real = batch["mel"]
-        labels = self._labels(batch)
+        labels = self.batch_labels(batch)
         size = real.shape[0]
         pair_labels = None if labels is None else torch.cat([labels, labels])
         for _ in range(self.options["d_steps"]):
@@ -134,7 +103,7 @@ class GANTask(TrainingTask):
         generator = modules["generator"]
         real_features, fake_features = [], []
         for batch in batches:
-            labels = self._labels(batch)
+            labels = self.batch_labels(batch)
             z = torch.randn(batch["mel"].shape[0], self.model_config.latent_dim)
             fake = generator(z.to(batch["mel"].device), labels)
             real_features.append(_pooled(batch["mel"]))
@@ -156,22 +125,10 @@ class GANTask(TrainingTask):
         generator.eval()
         rng = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.model_config.latent_dim, generator=rng)
-        label_values_out: list[int] | None = None
-        indices = None
-        if self.model_config.num_classes:
-            index = LabelIndex(self.state["label_values"])
-            if labels:
-                chosen = [labels[i % len(labels)] for i in range(n)]
-            else:
-                picks = torch.randint(len(index.values), (n,), generator=rng)
-                chosen = [index.values[int(i)] for i in picks]
-            indices = torch.tensor(index.check(chosen))
-            label_values_out = chosen
-        elif labels:
-            raise ConfigError("this model is unconditional; it takes no --label")
+        indices, chosen = self.sample_labels(n, labels, rng)
         normalized = generator(z, indices)[:, 0].cpu().numpy()
         mel = denormalize_mel(normalized, self.state["mel_stats"])
-        return {"mel": mel.astype(np.float32), "labels": label_values_out}
+        return {"mel": mel.astype(np.float32), "labels": chosen}
 
 
 def _pooled(mel: torch.Tensor) -> np.ndarray:

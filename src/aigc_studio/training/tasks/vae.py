@@ -9,12 +9,11 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from aigc_studio.errors import ConfigError
-from aigc_studio.training.tasks.base import OptimizerPlan, TrainingTask, Update
-from aigc_studio.training.tasks.spectrogram_data import LabelIndex, label_values, mel_dataset
+from aigc_studio.training.tasks.base import OptimizerPlan, Update
+from aigc_studio.training.tasks.spectrogram_data import SpectrogramTask
 
 
-class VAETask(TrainingTask):
+class VAETask(SpectrogramTask):
     """Convolutional VAE over normalized log-mel spectrograms.
 
     Task option: ``label_field`` for a conditional VAE (``num_classes`` > 0).
@@ -23,24 +22,6 @@ class VAETask(TrainingTask):
     family = "vae"
     default_options: ClassVar[dict[str, Any]] = {"label_field": None}
     ema_modules = ()
-
-    @override
-    def prepare(self) -> None:
-        from aigc_studio.datasets.cache import read_manifest
-
-        if self.data_root is None:
-            return
-        manifest = read_manifest(self.data_root)
-        self.state["mel_stats"] = manifest["stats"]
-        self.state["features"] = manifest.get("params", {})
-        field = self.options["label_field"]
-        self.state["label_field"] = field
-        if field:
-            self.state["label_values"] = label_values(self.data_root, field)
-            if len(self.state["label_values"]) != self.model_config.num_classes:
-                raise ConfigError(
-                    f"set num_classes to {len(self.state['label_values'])} for {field}"
-                )
 
     @override
     def build_modules(self) -> dict[str, nn.Module]:
@@ -53,24 +34,13 @@ class VAETask(TrainingTask):
         return {"model": OptimizerPlan(("model",), self.train_config.lr)}
 
     @override
-    def dataset(self, split: str) -> Any:
-        assert self.data_root is not None
-        return mel_dataset(
-            self.data_root, split, self.model_config.frames, self.state.get("label_field")
-        )
-
-    def _labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        field = self.state.get("label_field")
-        return LabelIndex(self.state["label_values"]).to_index(batch[field]) if field else None
-
-    @override
     def step(
         self, batch: Any, step: int, modules: dict[str, nn.Module], update: Update
     ) -> dict[str, float]:
         from aigc_studio.models.spectrogram_vae import elbo_loss
 
         x = batch["mel"]
-        labels = self._labels(batch)
+        labels = self.batch_labels(batch)
         x_hat, mu, logvar = modules["model"](x, labels)
         losses = elbo_loss(x, x_hat, mu, logvar, step=step, config=self.model_config)
         update("model", losses["loss"])
@@ -87,7 +57,7 @@ class VAETask(TrainingTask):
         items = 0
         for batch in batches:
             x = batch["mel"]
-            labels = self._labels(batch)
+            labels = self.batch_labels(batch)
             mu, logvar = model.encode(x, labels)
             x_hat = model.decode(mu, labels)
             # A step far past warm-up: held-out figures use the full KL weight.
@@ -108,18 +78,7 @@ class VAETask(TrainingTask):
         model.eval()
         rng = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.model_config.latent_dim, generator=rng)
-        indices = None
-        if self.model_config.num_classes:
-            index = LabelIndex(self.state["label_values"])
-            chosen = (
-                [labels[i % len(labels)] for i in range(n)]
-                if labels
-                else [
-                    index.values[int(i)]
-                    for i in torch.randint(len(index.values), (n,), generator=rng)
-                ]
-            )
-            indices = torch.tensor(index.check(chosen))
+        indices, chosen = self.sample_labels(n, labels, rng)
         normalized = model.decode(z, indices)[:, 0].clamp(-1.0, 1.0).numpy()
         mel = denormalize_mel(normalized, self.state["mel_stats"])
-        return {"mel": mel.astype(np.float32), "labels": labels}
+        return {"mel": mel.astype(np.float32), "labels": chosen}
