@@ -21,7 +21,7 @@ from torch import nn
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.models.mel import MelConfig
+from aigc_studio.models.mel import MelConfig, matching_mel_config
 
 #: Largest magnitude the head may output (exp of the log-magnitude is clipped here, as in Vocos,
 #: so an early training step cannot produce an overflow).
@@ -67,10 +67,6 @@ class ISTFTVocoderConfig:
     mel: MelConfig | None = field(default=None)
 
     def __post_init__(self) -> None:
-        if self.mel is None:
-            self.mel = MelConfig(n_mels=self.n_mels, hop_length=self.hop_length)
-        elif isinstance(self.mel, dict):
-            self.mel = MelConfig.from_dict(self.mel)
         self.validate()
 
     def validate(self) -> None:
@@ -81,9 +77,7 @@ class ISTFTVocoderConfig:
         ConfigError
             If a field is out of range or disagrees with ``mel``.
         """
-        assert isinstance(self.mel, MelConfig)
-        if (self.n_mels, self.hop_length) != (self.mel.n_mels, self.mel.hop_length):
-            raise ConfigError("n_mels and hop_length must equal the mel config's")
+        self.mel = matching_mel_config(self.mel, self.n_mels, self.hop_length, "vocoder")
         if self.n_fft < self.hop_length or self.n_fft % 2:
             raise ConfigError(f"n_fft must be even and >= hop_length, got {self.n_fft}")
         if not 8 <= self.channels <= 2048:

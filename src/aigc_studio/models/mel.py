@@ -103,6 +103,40 @@ class MelConfig:
         return asdict(self)
 
 
+def matching_mel_config(
+    mel: MelConfig | dict[str, Any] | None, n_mels: int, hop_length: int, owner: str
+) -> MelConfig:
+    """Resolve a model's nested mel config and check that it agrees with the model's own fields.
+
+    Parameters
+    ----------
+    mel : MelConfig, dict or None
+        None means the studio feature with ``n_mels`` and ``hop_length``; a dict is parsed.
+    n_mels, hop_length : int
+        The model's own values, which must equal the feature's.
+    owner : str
+        How errors name the model (e.g. ``"vocoder"``).
+
+    Raises
+    ------
+    ConfigError
+        If ``mel`` is of another type or disagrees with ``n_mels``/``hop_length``.
+    """
+    if mel is None:
+        mel = MelConfig(n_mels=n_mels, hop_length=hop_length)
+    elif isinstance(mel, dict):
+        mel = MelConfig.from_dict(mel)
+    elif not isinstance(mel, MelConfig):
+        raise ConfigError(f"{owner} mel must be a MelConfig or dict, got {type(mel).__name__}")
+    if mel.n_mels != n_mels:
+        raise ConfigError(f"{owner} n_mels={n_mels} differs from mel.n_mels={mel.n_mels}")
+    if mel.hop_length != hop_length:
+        raise ConfigError(
+            f"{owner} hop_length={hop_length} differs from mel.hop_length={mel.hop_length}"
+        )
+    return mel
+
+
 class LogMelSpectrogram(nn.Module):
     """Differentiable log-mel spectrogram: ``aigc_studio.dsp.log_mel_spectrogram`` in torch.
 

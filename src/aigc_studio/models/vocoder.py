@@ -26,7 +26,7 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.models.mel import MelConfig
+from aigc_studio.models.mel import MelConfig, matching_mel_config
 
 
 @dataclass
@@ -79,10 +79,6 @@ class VocoderConfig:
         self.upsample_kernel_sizes = tuple(int(k) for k in self.upsample_kernel_sizes)
         self.resblock_kernel_sizes = tuple(int(k) for k in self.resblock_kernel_sizes)
         self.resblock_dilations = tuple(tuple(int(d) for d in ds) for ds in self.resblock_dilations)
-        if self.mel is None:
-            self.mel = MelConfig(n_mels=self.n_mels, hop_length=self.hop_length)
-        elif isinstance(self.mel, dict):
-            self.mel = MelConfig.from_dict(self.mel)
         self.validate()
 
     def validate(self) -> None:
@@ -93,17 +89,7 @@ class VocoderConfig:
         ConfigError
             If a field is out of range or the fields disagree.
         """
-        if not isinstance(self.mel, MelConfig):
-            raise ConfigError(f"vocoder mel must be a MelConfig or dict, got {type(self.mel)}")
-        if self.n_mels != self.mel.n_mels:
-            raise ConfigError(
-                f"vocoder n_mels={self.n_mels} differs from mel.n_mels={self.mel.n_mels}"
-            )
-        if self.hop_length != self.mel.hop_length:
-            raise ConfigError(
-                f"vocoder hop_length={self.hop_length} differs from mel.hop_length="
-                f"{self.mel.hop_length}"
-            )
+        self.mel = matching_mel_config(self.mel, self.n_mels, self.hop_length, "vocoder")
         if not self.upsample_rates or any(r < 1 for r in self.upsample_rates):
             raise ConfigError(
                 f"upsample_rates must be positive integers, got {self.upsample_rates}"
