@@ -22,6 +22,7 @@ from torch import nn
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
 from aigc_studio.models.mel import MelConfig, matching_mel_config
+from aigc_studio.models.vocoder import synthesize_numpy
 
 #: Largest magnitude the head may output (exp of the log-magnitude is clipped here, as in Vocos,
 #: so an early training step cannot produce an overflow).
@@ -211,7 +212,6 @@ class ISTFTVocoderGenerator(nn.Module):
     def remove_weight_norm(self) -> None:
         """Do nothing: this generator has no weight norm (kept for a uniform vocoder API)."""
 
-    @torch.no_grad()
     def synthesize(self, log_mel: np.ndarray) -> np.ndarray:
         """Synthesize float32 (channels, samples) audio from (n_mels, frames) or 3-D log-mels.
 
@@ -220,20 +220,4 @@ class ISTFTVocoderGenerator(nn.Module):
         ParameterError
             If the array has the wrong shape or non-finite values.
         """
-        array = np.asarray(log_mel, dtype=np.float32)
-        if array.ndim == 2:
-            array = array[np.newaxis]
-        if array.ndim != 3 or array.shape[1] != self.config.n_mels or array.shape[2] < 1:
-            raise ParameterError(
-                f"expected (n_mels={self.config.n_mels}, frames), got {array.shape}"
-            )
-        if not np.isfinite(array).all():
-            raise ParameterError("log_mel holds NaN or infinite values")
-        device = next(self.parameters()).device
-        was_training = self.training
-        self.eval()
-        try:
-            wave = self(torch.from_numpy(array).to(device))
-        finally:
-            self.train(was_training)
-        return wave[:, 0].cpu().numpy().astype(np.float32)
+        return synthesize_numpy(self, log_mel, self.config.n_mels)

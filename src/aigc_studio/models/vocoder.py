@@ -296,17 +296,47 @@ class VocoderGenerator(nn.Module):
         ParameterError
             If the array has the wrong shape or non-finite values.
         """
-        array = np.asarray(log_mel, dtype=np.float32)
-        if array.ndim == 2:
-            array = array[np.newaxis]
-        if array.ndim != 3 or array.shape[1] != self.config.n_mels or array.shape[2] < 1:
-            raise ParameterError(
-                f"log_mel must be (n_mels={self.config.n_mels}, frames) or "
-                f"(channels, n_mels, frames), got shape {np.shape(log_mel)}"
-            )
-        if not np.all(np.isfinite(array)):
-            raise ParameterError("log_mel holds NaN or infinite values")
-        device = next(self.parameters()).device
-        with torch.no_grad():
-            wave = self(torch.from_numpy(array).to(device))
-        return wave[:, 0].cpu().numpy().astype(np.float32)
+        return synthesize_numpy(self, log_mel, self.config.n_mels)
+
+
+@torch.no_grad()
+def synthesize_numpy(generator: nn.Module, log_mel: np.ndarray, n_mels: int) -> np.ndarray:
+    """Run a vocoder generator on numpy log-mels, in eval mode and without gradients.
+
+    Parameters
+    ----------
+    generator : nn.Module
+        Maps (C, n_mels, frames) tensors to (C, 1, samples) waveforms.
+    log_mel : np.ndarray
+        (n_mels, frames) or (channels, n_mels, frames).
+    n_mels : int
+        Mel bands the generator expects.
+
+    Returns
+    -------
+    np.ndarray
+        float32 (channels, samples); its training flag is restored afterwards.
+
+    Raises
+    ------
+    ParameterError
+        If the array has the wrong shape or non-finite values.
+    """
+    array = np.asarray(log_mel, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[np.newaxis]
+    if array.ndim != 3 or array.shape[1] != n_mels or array.shape[2] < 1:
+        raise ParameterError(
+            f"log_mel must be (n_mels={n_mels}, frames) or (channels, n_mels, frames), "
+            f"got shape {np.shape(log_mel)}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ParameterError("log_mel holds NaN or infinite values")
+    device = next(generator.parameters()).device
+    was_training = generator.training
+    generator.eval()
+    try:
+        wave = generator(torch.from_numpy(array).to(device))
+    finally:
+        generator.train(was_training)
+    return wave[:, 0].cpu().numpy().astype(np.float32)
