@@ -39,9 +39,9 @@ def evaluate_run(
     batch_size: int = 16,
 ) -> dict[str, Any]:
     """Evaluate a trained model on a split of its dataset (the one it trained on by default)."""
-    if data is None:
-        data = load_trained(run).task.train_config.data
-    model = load_trained(run, data=data)
+    model = load_trained(run)
+    data = data or model.task.train_config.data
+    model.task.data_root = resolve_data_root(data)
     metrics = evaluate_modules(model.task, model.modules, batch_size, split=split)
     return {"model": model.name, "step": model.step, "split": split, "data": data, **metrics}
 
