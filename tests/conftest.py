@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-import soundfile as sf
-import torch
+# numba writes librosa's compiled kernels (pYIN's guvectorize helpers) to a cache in pairs of
+# files with no lock between them; two xdist workers compiling at once can mix a pair from
+# different processes, and every later load then segfaults (numba/numba#10128,
+# librosa/librosa#1998). Give each worker its own cache, kept between runs. This must happen
+# before anything imports numba; the workers inherit the controller's value, so each overrides it.
+_NUMBA_CACHE_ROOT = Path(__file__).resolve().parent.parent / ".cache" / "numba"
+os.environ["NUMBA_CACHE_DIR"] = str(
+    _NUMBA_CACHE_ROOT / os.environ.get("PYTEST_XDIST_WORKER", "main")
+)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
 
 # One thread per test worker: pytest-xdist already runs one worker per core, and more threads
 # than cores makes OpenMP spin and slows torch down by orders of magnitude.
