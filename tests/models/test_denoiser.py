@@ -163,3 +163,20 @@ def test_registered_as_an_enhancement_model() -> None:
     spec = get_model_spec("gru-denoiser")
     assert spec.family == "enhancement"
     assert build_model_config("gru-denoiser", TINY) == DenoiserConfig(**TINY)
+
+
+def test_per_bin_resolution_streams_like_the_whole_signal() -> None:
+    model = _model(resolution="bins")
+    assert model.config.n_features == 161
+    x = torch.randn(2, 4000) * 0.1
+    with torch.no_grad():
+        whole = model(x)
+        streamed = _stream(model, x, [333, 1200, 2467])
+        gains = model.band_gains(x)
+    assert gains.shape[-1] == 161
+    torch.testing.assert_close(streamed, whole, atol=1e-5, rtol=1e-4)
+
+
+def test_unknown_resolution_is_refused() -> None:
+    with pytest.raises(ConfigError, match="resolution"):
+        DenoiserConfig(resolution="octaves")

@@ -110,3 +110,31 @@ def test_preset_builds_a_real_time_sized_model() -> None:
 
     model_config = build_model_config(config.model, config.model_config)
     assert model_config.sr == 16_000 and model_config.n_fft == 320
+
+
+def test_remixing_swaps_noise_between_items_at_the_drawn_snr(pairs: Path, tmp_path: Path) -> None:
+    from aigc_studio.models.registry import build_model_config, get_model_spec
+    from aigc_studio.training.tasks import make_task
+
+    config = _config(
+        pairs, tmp_path / "r", 1, task={"remix_fraction": 1.0, "remix_snr_db": [3.0, 3.0]}
+    )
+    task = make_task(
+        get_model_spec("gru-denoiser"),
+        build_model_config("gru-denoiser", TINY),
+        config,
+        pairs,
+        torch.device("cpu"),
+    )
+    data = _pairs(4, np.random.default_rng(1))
+    clean, noisy = torch.from_numpy(data["clean"]), torch.from_numpy(data["noisy"])
+    torch.manual_seed(0)
+    remixed = task._remix(clean, noisy)
+    noise = remixed - clean
+    snr = 10 * torch.log10(clean.square().mean(-1) / noise.square().mean(-1))
+    torch.testing.assert_close(snr, torch.full((4,), 3.0), atol=1e-3, rtol=0)
+    for row in range(4):  # each item now carries some other item's noise, rescaled
+        own = noisy[row] - clean[row]
+        assert abs(float(torch.nn.functional.cosine_similarity(noise[row], own, dim=0))) < 0.5
+    with pytest.raises(ConfigError, match="remix_fraction"):
+        _ = Trainer(_config(pairs, tmp_path / "d", 1, task={"remix_fraction": 2.0}))

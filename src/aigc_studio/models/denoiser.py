@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.signal import lfilter
 from torch import nn
 
 from aigc_studio.config_values import dataclass_from_dict
@@ -36,6 +37,8 @@ NORM_INIT_DB = -50.0
 NORM_SCALE_DB = 40.0
 #: Floor added to band powers before the logarithm (-100 dB).
 POWER_FLOOR = 1e-10
+#: Where the features and gains live: ERB bands or STFT bins.
+RESOLUTIONS = ("bands", "bins")
 
 
 def hz_to_erb_rate(hz: np.ndarray | float) -> np.ndarray:
@@ -144,6 +147,10 @@ class DenoiserConfig:
         Stacked GRU layers.
     norm_tau : float
         Time constant (seconds) of the moving mean that normalizes the log band powers.
+    resolution : str
+        ``"bands"``: features and gains on the ``n_bands`` ERB bands (RNNoise); ``"bins"``:
+        features and gains per STFT bin (as NSNet2, Braun et al. 2021), which can follow the
+        harmonics of a voice at some extra cost in the input and output layers.
     """
 
     sr: int = 16_000
@@ -154,6 +161,7 @@ class DenoiserConfig:
     hidden_size: int = 128
     gru_layers: int = 2
     norm_tau: float = 1.0
+    resolution: str = "bands"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -183,6 +191,15 @@ class DenoiserConfig:
             raise ConfigError(f"gru_layers must be in [1, 8], got {self.gru_layers}")
         if not 0.01 <= self.norm_tau <= 60:
             raise ConfigError(f"norm_tau must be in [0.01, 60] seconds, got {self.norm_tau}")
+        if self.resolution not in RESOLUTIONS:
+            raise ConfigError(
+                f"resolution must be one of {', '.join(RESOLUTIONS)}, got {self.resolution!r}"
+            )
+
+    @property
+    def n_features(self) -> int:
+        """Features (and gains) per frame: ``n_bands``, or ``n_fft // 2 + 1`` bins."""
+        return self.n_bands if self.resolution == "bands" else self.n_fft // 2 + 1
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DenoiserConfig:
@@ -211,7 +228,7 @@ class DenoiserState:
     hidden : torch.Tensor
         (gru_layers, B, hidden_size) GRU state.
     mean : torch.Tensor
-        (B, n_bands) moving mean of the log band powers (dB).
+        (B, n_features) moving mean of the log band (or bin) powers (dB).
     """
 
     framing: FramingState
@@ -245,8 +262,13 @@ class GRUDenoiser(nn.Module):
         super().__init__()
         self.config = config
         self.stft = CausalSTFT(config.n_fft, config.hop_length)
-        centers = erb_band_centers(config.n_bands, config.sr, config.n_fft, config.min_band_bins)
-        interpolation = erb_interpolation_matrix(centers, self.stft.n_bins)
+        if config.resolution == "bands":
+            centers = erb_band_centers(
+                config.n_bands, config.sr, config.n_fft, config.min_band_bins
+            )
+            interpolation = erb_interpolation_matrix(centers, self.stft.n_bins)
+        else:
+            interpolation = np.eye(self.stft.n_bins)
         pooling = interpolation / interpolation.sum(axis=0, keepdims=True)
         self.register_buffer(
             "band_to_bin", torch.tensor(interpolation.T, dtype=torch.float32), persistent=False
@@ -255,11 +277,11 @@ class GRUDenoiser(nn.Module):
             "bin_to_band", torch.tensor(pooling, dtype=torch.float32), persistent=False
         )
         self.norm_alpha = math.exp(-config.hop_length / (config.sr * config.norm_tau))
-        self.input_layer = nn.Linear(config.n_bands, config.hidden_size)
+        self.input_layer = nn.Linear(config.n_features, config.hidden_size)
         self.gru = nn.GRU(
             config.hidden_size, config.hidden_size, num_layers=config.gru_layers, batch_first=True
         )
-        self.output_layer = nn.Linear(config.hidden_size, config.n_bands)
+        self.output_layer = nn.Linear(config.hidden_size, config.n_features)
 
     @property
     def latency_samples(self) -> int:
@@ -294,7 +316,7 @@ class GRUDenoiser(nn.Module):
         return self.stft.synthesize(enhanced, noisy.shape[-1])
 
     def band_gains(self, noisy: torch.Tensor) -> torch.Tensor:
-        """Return the predicted gains (B, frames, n_bands) of whole signals (B, T), for analysis."""
+        """Return the predicted gains (B, frames, n_features) of whole signals (B, T)."""
         spec = self.stft.analyze(noisy)
         hidden, mean = self._initial_recurrent(noisy.shape[0], noisy.device)
         gains, _, _ = self._gains(spec, hidden, mean)
@@ -355,7 +377,7 @@ class GRUDenoiser(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         device = device or self.band_to_bin.device
         hidden = torch.zeros(self.config.gru_layers, batch, self.config.hidden_size, device=device)
-        mean = torch.full((batch, self.config.n_bands), NORM_INIT_DB, device=device)
+        mean = torch.full((batch, self.config.n_features), NORM_INIT_DB, device=device)
         return hidden, mean
 
     def _features(
@@ -365,11 +387,16 @@ class GRUDenoiser(nn.Module):
         with torch.no_grad():  # a function of the input only: nothing to differentiate
             power = spec.real.square() + spec.imag.square()
             level = 10.0 * torch.log10(power @ self.bin_to_band + POWER_FLOOR)
+            # The moving mean m[t] = a m[t-1] + (1 - a) level[t] is a one-pole filter: run it
+            # with lfilter (float64, exact) instead of a Python loop over frames.
             alpha = self.norm_alpha
-            normalized = torch.empty_like(level)
-            for frame in range(level.shape[1]):
-                mean = alpha * mean + (1.0 - alpha) * level[:, frame]
-                normalized[:, frame] = level[:, frame] - mean
+            level64 = level.double().cpu().numpy()
+            initial = alpha * mean.double().cpu().numpy()[:, None, :]
+            means, _ = lfilter([1.0 - alpha], [1.0, -alpha], level64, axis=1, zi=initial)
+            means_t = torch.from_numpy(means).to(level.dtype).to(level.device)
+            normalized = level - means_t
+            if level.shape[1]:
+                mean = means_t[:, -1]
         return normalized / NORM_SCALE_DB, mean
 
     def _gains(

@@ -24,14 +24,19 @@ class EnhancementTask(TrainingTask):
     """Train a denoiser (``gru-denoiser``) on pairs of noisy and clean audio.
 
     Task options: ``segment_samples`` (a random crop of each item, the same in both signals;
-    0 keeps whole items), ``si_sdr_weight``, ``stft_weight`` (on spectral convergence +
-    log-magnitude), and ``stft_fft_sizes``/``stft_hop_sizes``/``stft_win_lengths`` (the
-    resolutions of the STFT loss).
+    0 keeps whole items), ``remix_fraction`` and ``remix_snr_db`` (dynamic mixing: that fraction
+    of each training batch gets the noise of another item of the batch, ``noisy - clean``,
+    rescaled to an SNR drawn uniformly from the range, so that the network meets many more
+    speech/noise pairings than the cache holds), ``si_sdr_weight``, ``stft_weight`` (on spectral
+    convergence + log-magnitude), and ``stft_fft_sizes``/``stft_hop_sizes``/``stft_win_lengths``
+    (the resolutions of the STFT loss).
     """
 
     family = "enhancement"
     default_options: ClassVar[dict[str, Any]] = {
         "segment_samples": 16_000,
+        "remix_fraction": 0.0,
+        "remix_snr_db": [-5.0, 20.0],
         "si_sdr_weight": 1.0,
         "stft_weight": 1.0,
         "stft_fft_sizes": [256, 512, 1024],
@@ -50,6 +55,13 @@ class EnhancementTask(TrainingTask):
             raise ConfigError(
                 f"segment_samples must be 0 (whole items) or at least 4 windows "
                 f"({4 * self.model_config.n_fft}), got {segment}"
+            )
+        if not 0.0 <= options["remix_fraction"] <= 1.0:
+            raise ConfigError(f"remix_fraction must be in [0, 1], got {options['remix_fraction']}")
+        low, high = options["remix_snr_db"]
+        if not -30.0 <= low <= high <= 60.0:
+            raise ConfigError(
+                f"remix_snr_db must be [low, high] within [-30, 60] dB, got {[low, high]}"
             )
         for name in ("si_sdr_weight", "stft_weight"):
             if not options[name] >= 0:
@@ -111,6 +123,26 @@ class EnhancementTask(TrainingTask):
         pick = torch.stack([torch.arange(o, o + segment) for o in offsets]).to(clean.device)
         return clean.gather(1, pick), noisy.gather(1, pick)
 
+    def _remix(self, clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+        """Give a random subset of the batch another item's noise at a random SNR."""
+        fraction = float(self.options["remix_fraction"])
+        batch = clean.shape[0]
+        if fraction == 0.0 or batch < 2:
+            return noisy
+        noise = noisy - clean
+        chosen = torch.rand(batch, device=clean.device) < fraction
+        # A cyclic shift by 1..B-1 never gives an item its own noise back.
+        shift = int(torch.randint(1, batch, ()).item())
+        donor = noise.roll(shift, dims=0)
+        low, high = (float(v) for v in self.options["remix_snr_db"])
+        snr_db = low + (high - low) * torch.rand(batch, device=clean.device)
+        clean_power = clean.square().mean(dim=-1)
+        donor_power = donor.square().mean(dim=-1)
+        usable = chosen & (clean_power > 1e-8) & (donor_power > 1e-10)
+        scale = torch.sqrt(clean_power / (donor_power + 1e-12) * 10.0 ** (-snr_db / 10.0))
+        remixed = clean + donor * scale[:, None]
+        return torch.where(usable[:, None], remixed, noisy)
+
     def losses(
         self, enhanced: torch.Tensor, clean: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -136,6 +168,7 @@ class EnhancementTask(TrainingTask):
         self, batch: Any, step: int, modules: dict[str, nn.Module], update: Update
     ) -> dict[str, float]:
         clean, noisy = self._crop(batch["clean"], batch["noisy"])
+        noisy = self._remix(clean, noisy)
         enhanced = modules["denoiser"](noisy)
         total, parts = self.losses(enhanced, clean)
         parts["grad_norm"] = update("denoiser", total)
