@@ -182,3 +182,143 @@ def denoise_command(
             bar.update(task, completed=done, total=total)
 
         run_one(*pairs[0], on_progress=advance)
+
+
+@app.command(
+    name="enhance",
+    epilog="Examples:  aigc audio enhance interview.wav -o interview-clean.wav --method gate  ·  "
+    "aigc audio enhance takes/ -o finished/ --target-lufs -14 --method none",
+)
+def enhance_command(
+    source: Annotated[Path, typer.Argument(help="Audio/video file or folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file or folder.")],
+    target_lufs: Annotated[
+        float, typer.Option(help="Integrated loudness target, -70 to 0 (LUFS, ITU-R BS.1770).")
+    ] = -16.0,
+    true_peak: Annotated[float, typer.Option(help="True-peak ceiling, -20 to 0 (dBTP).")] = -1.0,
+    method: Annotated[
+        str,
+        typer.Option(help="Denoiser: net (the trained one), gate (spectral gating) or none."),
+    ] = "net",
+    strength: Annotated[
+        float, typer.Option(help="Denoising strength, 0 (none) to 1 (the most).")
+    ] = 1.0,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="A trained denoiser (run or weights folder); default the shipped one."),
+    ] = None,
+) -> None:
+    """Repair clipping, remove hum, denoise, and normalize loudness under a true-peak ceiling."""
+    import warnings
+
+    from aigc_studio.audio.denoise import trained_denoiser
+    from aigc_studio.audio.enhance import StepCallback, check_enhance_options, enhance_file
+    from aigc_studio.cli.runtime import progress_bar, say
+    from aigc_studio.errors import ParameterError
+    from aigc_studio.library import Provenance
+
+    if method not in ("net", "gate", "none"):
+        raise ParameterError(f"--method must be net, gate or none, got {method!r}")
+    denoise_method = None if method == "none" else method
+    check_enhance_options(target_lufs, true_peak, denoise_method, strength)
+    pairs = input_output_pairs(source, output, AUDIO_SUFFIXES)
+    trained = trained_denoiser(model) if method == "net" else None  # fails once, before any file
+    params = {
+        "target_lufs": target_lufs,
+        "true_peak": true_peak,
+        "method": method,
+        "strength": strength,
+        "model": str(model) if model else None,
+    }
+
+    def run_one(src: Path, dst: Path, on_progress: StepCallback | None = None) -> None:
+        prov = Provenance.create(
+            "audio enhance",
+            params,
+            kind="audio",
+            inputs=[src],
+            model=trained.name if trained else None,
+            checkpoint_sha256=trained.source_sha256 if trained else None,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            report = enhance_file(
+                src,
+                dst,
+                target_lufs=target_lufs,
+                true_peak_db=true_peak,
+                denoise_method=denoise_method,  # type: ignore[arg-type]
+                strength=strength,
+                model=trained,
+                tags=prov.as_tags(),
+                on_progress=on_progress,
+            )
+        for warning in caught:
+            if issubclass(warning.category, UserWarning):  # notes such as silent input
+                say(f"note: {src.name}: {warning.message}")
+        record_output(dst, prov)
+        stdout.print(f"{src.name}: {report.summary()}")
+
+    if len(pairs) > 1:
+        raise typer.Exit(process_all(pairs, run_one, "enhancing"))
+    name = pairs[0][0].name
+    with progress_bar() as bar:
+        task = bar.add_task(f"enhancing {name}", total=None)
+
+        def advance(step: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"{step}: {name}")
+
+        run_one(*pairs[0], on_progress=advance)
+
+
+@app.command(
+    epilog="Examples:  aigc audio analyze song.flac  ·  aigc audio analyze take.wav --json"
+)
+def analyze(
+    source: Annotated[Path, typer.Argument(help="Audio or video file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tempo: Annotated[
+        bool, typer.Option("--tempo/--no-tempo", help="Track tempo and beats (slowest part).")
+    ] = True,
+) -> None:
+    """Measure loudness and its range, true peak, SNR, clipping, hum, tempo and beats."""
+    from aigc_studio.audio.analysis import analyze_audio
+
+    result = analyze_audio(source, tempo=tempo)
+    if as_json:
+        stdout.print_json(json.dumps(result.to_dict()))
+        return
+
+    def number(value: float | None, unit: str, missing: str = "–", digits: int = 1) -> str:
+        if value is None:
+            return missing
+        if value == float("-inf"):
+            return "silent"
+        return f"{value:.{digits}f} {unit}"
+
+    short = "too short to measure"
+    hum = (
+        f"{result.hum_hz:g} Hz, {result.hum_level_db:.0f} dB above the floor"
+        if result.hum_hz is not None
+        else "none"
+    )
+    beats = result.beat_times
+    rows = [
+        ("file", str(source)),
+        ("duration", f"{result.duration_s:.2f} s"),
+        ("sample rate", f"{result.sample_rate} Hz"),
+        ("channels", str(result.channels)),
+        ("integrated loudness", number(result.integrated_lufs, "LUFS", short)),
+        ("loudness range", number(result.loudness_range_lu, "LU", "– (needs 3 s above the gate)")),
+        ("true peak", number(result.true_peak_dbtp, "dBTP")),
+        ("sample peak", number(result.sample_peak_dbfs, "dBFS")),
+        ("SNR (estimate)", number(result.snr_db, "dB", short)),
+        ("clipping", f"{100 * result.clipping_fraction:.2f} % of samples"),
+        ("hum", hum),
+        ("tempo", number(result.tempo_bpm, "BPM", "–" if tempo else "not measured")),
+        ("beats", f"{len(beats)}" + (f", first at {beats[0]:.2f} s" if beats else "")),
+    ]
+    table = Table(show_header=False)
+    for key, value in rows:
+        table.add_row(key, value)
+    stdout.print(table)
