@@ -169,3 +169,75 @@ def test_sample_rejects_bad_arguments(kwargs: dict) -> None:
     args = {"prompt": torch.zeros(1, 2, dtype=torch.long), "max_new_tokens": 5} | kwargs
     with pytest.raises(ParameterError):
         sample_sequence(tiny_model(), **args)
+
+
+def test_forced_positions_hold_the_imposed_tokens_and_are_fed_to_the_model() -> None:
+    model = tiny_model()
+    prompt = torch.tensor([[1, 2], [3, 4]])
+    forced = torch.full((2, 12), -1, dtype=torch.long)
+    forced[:, ::3] = torch.tensor([[5, 6, 7, 8], [9, 10, 11, 12]])
+    g = torch.Generator().manual_seed(3)
+    out = sample_sequence(model, prompt, 12, temperature=1.0, generator=g, forced=forced)
+    new = out[:, 2:]
+    imposed = forced >= 0
+    assert torch.equal(new[imposed], forced[imposed])
+    # Greedy decoding of the forced prefix reproduces each free token: the model was fed the
+    # imposed tokens, not its own draws.
+    greedy = sample_sequence(model, prompt, 12, temperature=0.0, forced=forced)
+    with torch.no_grad():
+        for position in range(12):
+            if forced[0, position] >= 0:
+                continue
+            logits, _ = model.eval()(greedy[:, : 2 + position])
+            assert torch.equal(greedy[:, 2 + position], logits[:, -1].argmax(-1))
+
+
+def test_free_positions_are_sampled_not_copied() -> None:
+    model = tiny_model()
+    prompt = torch.zeros(4, 1, dtype=torch.long)
+    forced = torch.full((4, 16), -1, dtype=torch.long)
+    forced[:, 0] = 7
+    out = sample_sequence(
+        model,
+        prompt,
+        16,
+        temperature=2.0,
+        generator=torch.Generator().manual_seed(0),
+        forced=forced,
+    )
+    free = out[:, 2:]
+    assert (out[:, 1] == 7).all()
+    assert free.unique().numel() >= 5  # varied draws at temperature 2 over 16 tokens
+
+
+def test_forced_all_free_equals_the_unforced_sample() -> None:
+    model = tiny_model()
+    prompt = torch.zeros(3, 1, dtype=torch.long)
+
+    def draw(forced: torch.Tensor | None) -> torch.Tensor:
+        g = torch.Generator().manual_seed(11)
+        return sample_sequence(model, prompt, 20, top_p=0.9, generator=g, forced=forced)
+
+    assert torch.equal(draw(None), draw(torch.full((3, 20), -1, dtype=torch.long)))
+
+
+def test_forced_eos_finishes_the_row() -> None:
+    model = FixedLogits(torch.zeros(8))
+    forced = torch.full((2, 10), -1, dtype=torch.long)
+    forced[:, 2] = 5
+    out = sample_sequence(model, torch.zeros(2, 1, dtype=torch.long), 10, eos_id=5, forced=forced)
+    assert out.shape == (2, 4) and (out[:, 3] == 5).all()
+
+
+@pytest.mark.parametrize(
+    "forced",
+    [
+        torch.full((1, 4), -1, dtype=torch.long),  # wrong length
+        torch.full((2, 5), -1, dtype=torch.long),  # wrong batch
+        torch.full((1, 5), -1.0),  # not integer
+        torch.full((1, 5), -2, dtype=torch.long),  # below -1
+    ],
+)
+def test_forced_rejects_bad_shapes_and_values(forced: torch.Tensor) -> None:
+    with pytest.raises(ParameterError, match="forced"):
+        sample_sequence(tiny_model(), torch.zeros(1, 2, dtype=torch.long), 5, forced=forced)

@@ -68,6 +68,16 @@ def test_sampling_is_seeded_and_grammatical() -> None:
     assert pairs >= 0.8 * (len(body) - 1)
 
 
+def test_default_vocabulary_is_the_melody_tokenizers() -> None:
+    from aigc_studio.datasets.melody_tokens import MelodyTokenizer
+
+    model = NGramModel(order=2)
+    assert model.vocab_size == MelodyTokenizer().vocab_size == VOCAB_SIZE
+    # The header's control tokens (ids above the first vocabulary's 82) are in range.
+    model.fit([[BOS, VOCAB_SIZE - 1, 10, EOS]])
+    assert model.distribution([BOS]).shape == (VOCAB_SIZE,)
+
+
 def test_bad_use() -> None:
     with pytest.raises(ParameterError, match="order"):
         NGramModel(order=0)

@@ -21,6 +21,8 @@ from aigc_studio.datasets.cache import (
     read_manifest,
     to_jsonable,
 )
+from aigc_studio.datasets.chorale_tokens import prepare_bach_chorales
+from aigc_studio.datasets.folk_melodies import prepare_folk_melodies
 from aigc_studio.datasets.melody_tokens import (
     MIDI_SUFFIXES,
     prepare_bach_melodies,
@@ -36,6 +38,8 @@ ProgressCallback = Callable[[str, int, int], None]
 DATASETS: dict[str, Callable[..., Path]] = {
     "nsynth-gm": prepare_nsynth_gm,
     "bach-melodies": prepare_bach_melodies,
+    "bach-chorales": prepare_bach_chorales,
+    "folk-melodies": prepare_folk_melodies,
     "speech-noise": prepare_speech_noise,
 }
 
@@ -66,9 +70,10 @@ def prepare_dataset(
     Parameters
     ----------
     name_or_dir : str
-        A name in ``DATASETS`` ("nsynth-gm", "bach-melodies", "speech-noise"), or a folder: a
-        folder that holds only MIDI files is tokenized (``prepare_midi_folder_tokens``), any
-        other is sliced as audio (``prepare_audio_folder``).
+        A name in ``DATASETS`` ("nsynth-gm", "bach-melodies", "folk-melodies",
+        "speech-noise"), or a folder: a folder that holds only MIDI files is tokenized
+        (``prepare_midi_folder_tokens``), any other is sliced as audio
+        (``prepare_audio_folder``).
     out : Path, optional
         The cache folder; default :func:`~aigc_studio.datasets.cache.default_dataset_root` of the
         name (a folder's name is :func:`folder_dataset_name`).

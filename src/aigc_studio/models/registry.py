@@ -12,7 +12,7 @@ from typing import Any
 
 from aigc_studio.errors import ConfigError
 
-FAMILIES = ("gan", "vae", "autoregressive", "vocoder", "enhancement")
+FAMILIES = ("gan", "vae", "autoregressive", "vocoder", "enhancement", "melody-vae")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,13 @@ MODELS: dict[str, ModelSpec] = {
             "vae",
             "aigc_studio.models.spectrogram_vae:SpectrogramVAEConfig",
             "convolutional VAE over log-mel spectrograms with KL warm-up and free bits",
+        ),
+        ModelSpec(
+            "melody-vae",
+            "melody-vae",
+            "aigc_studio.models.melody_vae:MelodyVAEConfig",
+            "MusicVAE-style melody VAE: BiLSTM encoder, LSTM decoder over an N-bar sixteenth "
+            "grid (Roberts et al. 2018)",
         ),
         ModelSpec(
             "transformer-lm",

@@ -94,14 +94,17 @@ def sample_sequence(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
     eos_id: int | None = None,
+    forced: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Continue ``prompt`` with tokens drawn from the model, one at a time, using its cache.
 
     The prompt is run through the model once; every later call feeds only the newest token with
     the cache. Each step divides the last logits by ``temperature``, filters them with
     :func:`filter_logits` and draws from the softmax (ancestral sampling); temperature 0 takes
-    the argmax (greedy decoding). The model runs in eval mode without gradients; its training
-    flag is restored afterwards.
+    the argmax (greedy decoding). Where ``forced`` imposes a token, that token replaces the draw
+    and is what the model is fed next, so the free tokens are sampled conditioned on it (as in
+    harmonizing a given melody, Hadjeres et al. 2017, DeepBach). The model runs in eval mode
+    without gradients; its training flag is restored afterwards.
 
     Parameters
     ----------
@@ -120,7 +123,11 @@ def sample_sequence(
         Source of randomness (on the model's device) for reproducible samples.
     eos_id : int or None
         End-of-sequence id: generation stops once every row has emitted it, and rows that
-        finished earlier are padded with it.
+        finished earlier are padded with it (also where ``forced`` imposes another token).
+    forced : torch.Tensor or None
+        ``(B, max_new_tokens)`` LongTensor: ``-1`` where the model samples, a token id where
+        that token is imposed. A draw is made at every step, imposed or not, so the generator
+        advances the same way and all ``-1`` gives exactly the unforced sample.
 
     Returns
     -------
@@ -156,6 +163,21 @@ def sample_sequence(
         raise ParameterError(f"temperature must be finite and >= 0, got {temperature!r}")
     if eos_id is not None and eos_id < 0:
         raise ParameterError(f"eos_id must be >= 0 or None, got {eos_id}")
+    if forced is not None:
+        if (
+            not isinstance(forced, torch.Tensor)
+            or forced.dtype != torch.long
+            or tuple(forced.shape) != (prompt.shape[0], max_new_tokens)
+        ):
+            raise ParameterError(
+                f"forced must be a LongTensor of shape (B, max_new_tokens) = "
+                f"({prompt.shape[0]}, {max_new_tokens}), got "
+                f"{getattr(forced, 'dtype', type(forced).__name__)} "
+                f"{tuple(getattr(forced, 'shape', ()))}"
+            )
+        if forced.numel() and int(forced.min()) < -1:
+            raise ParameterError("forced must hold -1 (sample) or token ids >= 0")
+        forced = forced.to(prompt.device)
     max_len = getattr(model, "max_len", None)
     if max_len is not None and prompt.shape[1] + max_new_tokens > max_len:
         raise ParameterError(
@@ -171,6 +193,9 @@ def sample_sequence(
         finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
         for step in range(max_new_tokens):
             next_token = _choose(logits[:, -1, :], temperature, top_k, top_p, generator)
+            if forced is not None:
+                imposed = forced[:, step]
+                next_token = torch.where(imposed >= 0, imposed, next_token)
             if eos_id is not None:
                 next_token = next_token.masked_fill(finished, eos_id)
                 finished |= next_token == eos_id

@@ -57,8 +57,9 @@ class NGramModel:
     ----------
     order : int
         n, the number of tokens in the longest n-gram (1-10); order 1 is a smoothed unigram.
-    vocab_size : int
-        Number of tokens (2-65536); every token id must be below it.
+    vocab_size : int, optional
+        Number of tokens (2-65536); every token id must be below it. Default: the size of
+        the melody vocabulary (:class:`~aigc_studio.datasets.melody_tokens.MelodyTokenizer`).
 
     Raises
     ------
@@ -72,9 +73,14 @@ class NGramModel:
     1.0
     """
 
-    def __init__(self, order: int = 5, vocab_size: int = 82) -> None:
+    def __init__(self, order: int = 5, vocab_size: int | None = None) -> None:
         if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= 10:
             raise ParameterError(f"order must be an integer in [1, 10], got {order!r}")
+        if vocab_size is None:
+            # Imported here: the datasets package is heavy, and most callers pass a size.
+            from aigc_studio.datasets.melody_tokens import VOCAB_SIZE
+
+            vocab_size = VOCAB_SIZE
         if (
             isinstance(vocab_size, bool)
             or not isinstance(vocab_size, int)

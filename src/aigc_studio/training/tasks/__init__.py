@@ -21,6 +21,7 @@ TASKS = {
     "autoregressive": "aigc_studio.training.tasks.autoregressive:AutoregressiveTask",
     "vocoder": "aigc_studio.training.tasks.vocoder:VocoderTask",
     "enhancement": "aigc_studio.training.tasks.enhancement:EnhancementTask",
+    "melody-vae": "aigc_studio.training.tasks.melody_vae:MelodyVAETask",
 }
 
 

@@ -1,0 +1,433 @@
+"""Compose and continue melodies with a trained melody language model, bar by bar.
+
+The model is one of the autoregressive families (``transformer-lm``, ``lstm-lm``, ``gru-lm``)
+trained on a melody token cache whose pieces begin with the header ``STYLE METER KEY`` (see
+:mod:`aigc_studio.datasets.melody_tokens`). Composing starts from ``BOS STYLE METER KEY`` (and,
+to continue a melody, the melody's own tokens) and samples one token at a time with the model's
+cache.
+
+Sampling is constrained by the token grammar so that every output is a sequence of whole bars
+of the requested meter (grammar-constrained decoding): a note or rest is always followed by its
+duration, a duration never runs past the bar line, the bar line comes exactly when the bar is
+full, and the piece ends after the last requested bar. Within those rules the model chooses
+freely, with temperature and nucleus (top-p) filtering (Holtzman et al. 2020).
+
+Copying is checked after sampling: the longest run of notes shared with any training tune
+(transposition-invariant, :mod:`aigc_studio.music.copy_check`) must not exceed ``max_shared``
+notes, else the melody is sampled again with the next seed, up to ``max_attempts`` times.
+
+This module composes token sequences and events; writing MIDI/MusicXML/audio is elsewhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from aigc_studio.datasets import melody_tokens as mt
+from aigc_studio.errors import ConfigError, ParameterError
+from aigc_studio.music.prompt import STYLES, CompositionControls
+
+#: Longest composition, in bars.
+MAX_BARS = 256
+#: Default length of a shared run (in notes) above which a melody counts as a copy.
+DEFAULT_MAX_SHARED = 12
+#: Resampling attempts before giving up on an original melody.
+DEFAULT_MAX_ATTEMPTS = 8
+
+
+def bar_steps(meter: str) -> int:
+    """Return the length of one bar of a time signature in sixteenth notes.
+
+    Raises
+    ------
+    ParameterError
+        If ``meter`` is not ``N/D`` with D in 1, 2, 4, 8, 16, or the bar is longer than four
+        whole notes.
+    """
+    try:
+        numerator, denominator = (int(part) for part in meter.split("/"))
+    except ValueError:
+        raise ParameterError(f"meter must look like 6/8, got {meter!r}") from None
+    if numerator < 1 or denominator not in (1, 2, 4, 8, 16):
+        raise ParameterError(f"meter must look like 6/8, got {meter!r}")
+    steps = numerator * 16 // denominator
+    if not 1 <= steps <= 64:
+        raise ParameterError(f"a {meter} bar is not between a sixteenth and four whole notes")
+    return steps
+
+
+@dataclass
+class Composition:
+    """A composed melody and how it was made.
+
+    Attributes
+    ----------
+    events : list of MelodyEvent
+        The melody (for ``continue_melody``: the continuation only).
+    controls : CompositionControls
+        The controls used (style, key, mode, meter, bars, temperature; tempo is passed through).
+    tokens : list of int
+        Everything sampled after the header, for inspection.
+    seed : int
+        The seed of the accepted attempt.
+    attempts : int
+        Samples drawn until one passed the copy check.
+    copy_report : dict or None
+        The copy check of the accepted melody (:meth:`CopyReport.to_dict`), None if not run.
+    """
+
+    events: list[mt.MelodyEvent]
+    controls: CompositionControls
+    tokens: list[int]
+    seed: int
+    attempts: int = 1
+    copy_report: dict[str, Any] | None = field(default=None)
+
+
+class _BarGrammar:
+    """Which tokens may come next so that the melody is made of whole bars."""
+
+    def __init__(self, vocab_size: int, bar_length: int, bars: int) -> None:
+        self.vocab_size = vocab_size
+        self.bar_length = bar_length
+        self.bars_left = bars
+        self.remaining = 0  # sixteenths left in the current bar; 0 before the first bar line
+        self.expect_duration = False
+        self.last_duration = 0
+        self.done = False
+
+    def allowed(self) -> torch.Tensor:
+        mask = torch.zeros(self.vocab_size, dtype=torch.bool)
+        durations = torch.arange(1, mt.MAX_DUR + 1)
+        if self.expect_duration or (self.last_duration == mt.MAX_DUR and self.remaining > 0):
+            fits = durations <= self.remaining
+            mask[mt.DUR_OFFSET : mt.DUR_OFFSET + mt.MAX_DUR] = fits
+            if not self.expect_duration:  # after DUR_16 a new note may also start
+                mask[mt.NOTE_OFFSET : mt.REST + 1] = True
+            return mask
+        if self.remaining > 0:
+            mask[mt.NOTE_OFFSET : mt.REST + 1] = True
+        elif self.bars_left > 0:
+            mask[mt.BAR] = True
+        else:
+            mask[mt.EOS] = True
+        return mask
+
+    def accept(self, token: int) -> None:
+        if token == mt.BAR:
+            self.bars_left -= 1
+            self.remaining = self.bar_length
+            self.last_duration = 0
+        elif mt.NOTE_OFFSET <= token <= mt.REST:
+            self.expect_duration = True
+            self.last_duration = 0
+        elif mt.DUR_OFFSET <= token < mt.DUR_OFFSET + mt.MAX_DUR:
+            steps = token - mt.DUR_OFFSET + 1
+            self.remaining -= steps
+            self.expect_duration = False
+            self.last_duration = steps
+        elif token == mt.EOS:
+            self.done = True
+
+
+def _check_model(model: Any) -> Any:
+    """Return the language-model module of a trained melody model, or raise ConfigError."""
+    if getattr(model, "spec", None) is not None:
+        if model.spec.family != "autoregressive":
+            raise ConfigError(f"{model.name} is not a melody language model")
+        vocab = model.task.state.get("vocab_size") or model.task.model_config.vocab_size
+        if vocab < mt.VOCAB_SIZE:
+            raise ConfigError(
+                f"{model.source}: trained on a {vocab}-token vocabulary without the style, "
+                f"meter and key tokens ({mt.VOCAB_SIZE} needed); train on folk-melodies"
+            )
+        return model.modules["model"]
+    return model
+
+
+def _header(controls: CompositionControls) -> list[int]:
+    if controls.style not in STYLES:
+        raise ParameterError(f"style must be one of {', '.join(STYLES)}, got {controls.style!r}")
+    if controls.key is None or not 0 <= controls.key < 12:
+        raise ParameterError(f"key must be a pitch class 0-11, got {controls.key!r}")
+    mode = controls.mode or "major"
+    return [
+        mt.BOS,
+        mt.style_token(controls.style),
+        mt.meter_token(controls.meter),
+        mt.key_token(controls.key, mode),
+    ]
+
+
+def _check_controls(controls: CompositionControls) -> tuple[int, int, float]:
+    bars = controls.bars if controls.bars is not None else 16
+    if not 1 <= bars <= MAX_BARS:
+        raise ParameterError(f"bars must be in [1, {MAX_BARS}], got {bars}")
+    temperature = controls.temperature if controls.temperature is not None else 1.0
+    if not (math.isfinite(temperature) and 0.05 <= temperature <= 3.0):
+        raise ParameterError(f"temperature must be in [0.05, 3], got {temperature}")
+    if controls.meter is None:
+        raise ParameterError("a meter is needed (e.g. 4/4)")
+    return bars, bar_steps(controls.meter), temperature
+
+
+@torch.no_grad()
+def sample_bars(
+    model: Any,
+    prefix: list[int],
+    *,
+    bars: int,
+    bar_length: int,
+    temperature: float = 1.0,
+    top_p: float | None = 0.95,
+    seed: int = 0,
+) -> list[int]:
+    """Sample whole bars after ``prefix`` under the bar grammar; return the new tokens.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``model(tokens, cache) -> (logits, cache)``, with ``max_len`` (None for recurrent
+        models, which have no window).
+    prefix : list of int
+        ``BOS STYLE METER KEY`` and any melody tokens to continue; must end on a complete
+        bar (or be only the header).
+    bars : int
+        Bars to add.
+    bar_length : int
+        Sixteenths per bar.
+    temperature : float
+        Softmax temperature (> 0).
+    top_p : float or None
+        Nucleus filtering (None: off).
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    list of int
+        The new tokens, ending with EOS.
+    """
+    from aigc_studio.models.sampling import filter_logits
+
+    grammar = _BarGrammar(_vocab(model), bar_length, bars)
+    generator = torch.Generator().manual_seed(seed)
+    max_len = getattr(model, "max_len", None)
+    was_training = model.training
+    model.eval()
+    try:
+        new: list[int] = []
+        context = _window(prefix, new, max_len)
+        logits, cache = model(torch.tensor([context]))
+        position = len(context)
+        while True:
+            scores = logits[0, -1].float() / temperature
+            scores = scores.masked_fill(~grammar.allowed(), float("-inf"))
+            scores = filter_logits(scores[None], top_p=top_p)[0]
+            token = int(torch.multinomial(torch.softmax(scores, -1), 1, generator=generator))
+            grammar.accept(token)
+            new.append(token)
+            if grammar.done:
+                return new
+            if max_len is not None and position + 1 >= max_len:
+                # Out of the model's window: start again from the header and the latest tokens.
+                context = _window(prefix, new, max_len)
+                logits, cache = model(torch.tensor([context]))
+                position = len(context)
+            else:
+                logits, cache = model(torch.tensor([[token]]), cache)
+                position += 1
+    finally:
+        model.train(was_training)
+
+
+def _window(prefix: list[int], new: list[int], max_len: int | None) -> list[int]:
+    """Return the header (4 tokens) and the latest history that fits half the window."""
+    history = prefix + new
+    if max_len is None or len(history) < max_len:
+        return history
+    keep = max_len // 2
+    return history[:4] + history[4:][-keep:]
+
+
+def _vocab(model: Any) -> int:
+    config = getattr(model, "config", None)
+    return int(getattr(config, "vocab_size", mt.VOCAB_SIZE))
+
+
+def compose_melody(
+    model: Any,
+    controls: CompositionControls,
+    *,
+    seed: int = 0,
+    top_p: float | None = 0.95,
+    copy_index: Any = None,
+    max_shared: int = DEFAULT_MAX_SHARED,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Composition:
+    """Compose a new melody of whole bars.
+
+    Parameters
+    ----------
+    model : TrainedModel or nn.Module
+        A melody language model trained with the header tokens (``load_trained``).
+    controls : CompositionControls
+        ``style``, ``key``, ``mode``, ``meter`` are required (merge a prompt with defaults
+        first); ``bars`` defaults to 16 and ``temperature`` to 1.0.
+    seed : int
+        Seed of the first attempt (attempt ``i`` uses ``seed + i``).
+    top_p : float or None
+        Nucleus filtering.
+    copy_index : IntervalIndex, optional
+        The training corpus: melodies sharing more than ``max_shared`` notes with a tune are
+        sampled again. None skips the check (``--allow-copying``).
+    max_shared : int
+        Longest allowed shared run, in notes.
+    max_attempts : int
+        Attempts before :class:`ParameterError` says no original melody was found.
+
+    Returns
+    -------
+    Composition
+
+    Raises
+    ------
+    ParameterError
+        If a control is out of range, or every attempt copied.
+    ConfigError
+        If the model is not a melody model with header tokens.
+    """
+    module = _check_model(model)
+    bars, bar_length, temperature = _check_controls(controls)
+    header = _header(controls)
+    return _sample_checked(
+        module,
+        header,
+        [],
+        controls,
+        bars=bars,
+        bar_length=bar_length,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        copy_index=copy_index,
+        max_shared=max_shared,
+        max_attempts=max_attempts,
+    )
+
+
+def continue_melody(
+    model: Any,
+    events: list[mt.MelodyEvent],
+    controls: CompositionControls,
+    *,
+    seed: int = 0,
+    top_p: float | None = 0.95,
+    copy_index: Any = None,
+    max_shared: int = DEFAULT_MAX_SHARED,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Composition:
+    """Continue a melody with ``controls.bars`` more bars in its meter and key.
+
+    The melody's last bar is completed with a rest if it is short, so the continuation starts
+    on a bar line. Its controls (meter, key) should describe the given melody (read them from
+    the file with :func:`aigc_studio.music.scores.melody_from_midi`).
+
+    Returns
+    -------
+    Composition
+        ``events`` holds the continuation only.
+    """
+    module = _check_model(model)
+    bars, bar_length, temperature = _check_controls(controls)
+    if not events:
+        raise ParameterError("the melody to continue has no notes")
+    header = _header(controls)
+    body = mt.MelodyTokenizer().encode(_whole_bars(events, bar_length), add_bos_eos=False)
+    return _sample_checked(
+        module,
+        header,
+        body,
+        controls,
+        bars=bars,
+        bar_length=bar_length,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        copy_index=copy_index,
+        max_shared=max_shared,
+        max_attempts=max_attempts,
+        checked_prefix=events,
+    )
+
+
+def _whole_bars(events: list[mt.MelodyEvent], bar_length: int) -> list[mt.MelodyEvent]:
+    """Fill the last bar with a rest so that a continuation starts on a bar line."""
+    used = 0
+    for event in events:
+        if event.bar_start:
+            used = 0
+        used += mt.grid_steps(event.duration)
+    missing = (-used) % bar_length
+    if missing == 0:
+        return list(events)
+    return [*events, mt.MelodyEvent(None, missing / mt.STEPS_PER_QUARTER, False)]
+
+
+def _sample_checked(
+    module: Any,
+    header: list[int],
+    body: list[int],
+    controls: CompositionControls,
+    *,
+    bars: int,
+    bar_length: int,
+    temperature: float,
+    top_p: float | None,
+    seed: int,
+    copy_index: Any,
+    max_shared: int,
+    max_attempts: int,
+    checked_prefix: list[mt.MelodyEvent] | None = None,
+) -> Composition:
+    from aigc_studio.music.copy_check import longest_shared_run
+
+    if not 1 <= max_attempts <= 100:
+        raise ParameterError(f"max_attempts must be in [1, 100], got {max_attempts}")
+    if max_shared < 3:
+        raise ParameterError(f"max_shared must be at least 3 notes, got {max_shared}")
+    tokenizer = mt.MelodyTokenizer()
+    used = CompositionControls(**{**controls.to_dict(), "bars": bars, "temperature": temperature})
+    best: tuple[int, Composition] | None = None
+    for attempt in range(max_attempts):
+        tokens = sample_bars(
+            module,
+            header + body,
+            bars=bars,
+            bar_length=bar_length,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed + attempt,
+        )
+        events = tokenizer.decode(tokens)
+        composition = Composition(events, used, tokens, seed + attempt, attempt + 1)
+        if copy_index is None:
+            return composition
+        # A continuation is judged on what it adds, with the given melody's end as context.
+        context = (checked_prefix or [])[-4:]
+        report = longest_shared_run([e.pitch for e in context + events], copy_index)
+        composition.copy_report = report.to_dict()
+        if report.length_notes <= max_shared:
+            return composition
+        if best is None or report.length_notes < best[0]:
+            best = (report.length_notes, composition)
+    assert best is not None
+    raise ParameterError(
+        f"every one of {max_attempts} attempts shared more than {max_shared} notes with a "
+        f"training tune (best: {best[0]} notes with {best[1].copy_report['source_id']}); "
+        "raise --temperature, try another --seed, or pass --allow-copying"
+    )

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aigc_studio.datasets import melody_tokens as mt
+from aigc_studio.errors import ParameterError
+from aigc_studio.models.sequence_models import SequenceModelConfig, build_sequence_model
+from aigc_studio.music.compose import (
+    bar_steps,
+    compose_melody,
+    continue_melody,
+    sample_bars,
+)
+from aigc_studio.music.copy_check import IntervalIndex
+from aigc_studio.music.prompt import CompositionControls
+
+
+@pytest.fixture(scope="module")
+def tiny_lm() -> torch.nn.Module:
+    torch.manual_seed(0)
+    config = SequenceModelConfig(
+        vocab_size=mt.VOCAB_SIZE, d_model=32, n_layers=1, n_heads=2, max_len=64
+    )
+    return build_sequence_model(config).eval()
+
+
+def _bars(tokens: list[int]) -> list[int]:
+    """Sixteenths in each bar of a token sequence."""
+    lengths: list[int] = []
+    for token in tokens:
+        if token == mt.BAR:
+            lengths.append(0)
+        elif mt.DUR_OFFSET <= token < mt.DUR_OFFSET + mt.MAX_DUR:
+            lengths[-1] += token - mt.DUR_OFFSET + 1
+    return lengths
+
+
+@pytest.mark.parametrize(("meter", "steps"), [("4/4", 16), ("6/8", 12), ("3/4", 12), ("9/8", 18)])
+def test_every_bar_is_whole_even_for_an_untrained_model(
+    tiny_lm: torch.nn.Module, meter: str, steps: int
+) -> None:
+    controls = CompositionControls(style="folk", key=2, mode="minor", meter=meter, bars=12)
+    # max_len 64 forces the sliding window several times over 12 bars.
+    result = compose_melody(tiny_lm, controls, seed=3)
+    assert result.tokens[-1] == mt.EOS
+    assert _bars(result.tokens) == [steps] * 12
+    assert sum(e.bar_start for e in result.events) == 12
+    assert sum(e.duration for e in result.events) == pytest.approx(12 * steps / 4)
+
+
+def test_same_seed_same_melody_other_seed_other_melody(tiny_lm: torch.nn.Module) -> None:
+    controls = CompositionControls(style="reel", key=7, mode="major", meter="4/4", bars=4)
+    a = compose_melody(tiny_lm, controls, seed=1)
+    b = compose_melody(tiny_lm, controls, seed=1)
+    c = compose_melody(tiny_lm, controls, seed=2)
+    assert a.tokens == b.tokens
+    assert a.tokens != c.tokens
+
+
+def test_continuation_starts_on_a_bar_line_after_a_short_last_bar(tiny_lm) -> None:
+    melody = [mt.MelodyEvent(60, 1.0, True), mt.MelodyEvent(62, 1.0, False)]  # half a 4/4 bar
+    controls = CompositionControls(style="folk", key=0, mode="major", meter="4/4", bars=3)
+    result = continue_melody(tiny_lm, melody, controls, seed=0)
+    assert result.tokens[0] == mt.BAR
+    assert _bars(result.tokens) == [16, 16, 16]
+
+
+def test_copies_are_resampled_and_refused_when_every_attempt_copies(tiny_lm) -> None:
+    controls = CompositionControls(style="folk", key=0, mode="major", meter="4/4", bars=8)
+    first = compose_melody(tiny_lm, controls, seed=0)
+    pitches = [e.pitch for e in first.events]
+    index = IntervalIndex([("the-tune", pitches)], min_length=5)
+    resampled = compose_melody(tiny_lm, controls, seed=0, copy_index=index, max_shared=4)
+    assert resampled.seed != 0 and resampled.attempts > 1
+    assert resampled.copy_report["length_notes"] <= 4
+    # Every sample copies itself from an index of its own tunes: refused with the way out.
+    all_tunes = [
+        (f"t{s}", [e.pitch for e in compose_melody(tiny_lm, controls, seed=s).events])
+        for s in range(3)
+    ]
+    with pytest.raises(ParameterError, match="allow-copying"):
+        compose_melody(
+            tiny_lm,
+            controls,
+            seed=0,
+            copy_index=IntervalIndex(all_tunes, min_length=5),
+            max_shared=4,
+            max_attempts=3,
+        )
+
+
+def test_bad_controls_are_refused(tiny_lm: torch.nn.Module) -> None:
+    good = {"style": "folk", "key": 0, "mode": "major", "meter": "4/4", "bars": 4}
+    for bad, match in [
+        ({"bars": 0}, "bars"),
+        ({"bars": 10_000}, "bars"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"style": "polka"}, "style"),
+        ({"meter": "7/0"}, "meter"),
+        ({"key": 12}, "key"),
+    ]:
+        with pytest.raises(ParameterError, match=match):
+            compose_melody(tiny_lm, CompositionControls(**{**good, **bad}))
+
+
+def test_bar_steps_and_sample_bars_rejects_nothing_it_should_not() -> None:
+    assert bar_steps("2/2") == 16 and bar_steps("12/8") == 24 and bar_steps("3/8") == 6
+    with pytest.raises(ParameterError):
+        bar_steps("four")
+
+
+def test_recurrent_models_have_no_window(tiny_lm: torch.nn.Module) -> None:
+    torch.manual_seed(0)
+    gru = build_sequence_model(
+        SequenceModelConfig(vocab_size=mt.VOCAB_SIZE, d_model=16, n_layers=1, kind="gru")
+    )
+    header = [mt.BOS, mt.style_token("jig"), mt.meter_token("6/8"), mt.key_token(2, "major")]
+    tokens = sample_bars(gru, header, bars=5, bar_length=12, seed=0)
+    assert _bars(tokens) == [12] * 5
