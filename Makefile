@@ -55,13 +55,19 @@ bench: $(VENV)/.bench-stamp system-deps
 
 # Shipped weights: each is reproduced on the CPU by one target (prepare the data, train the preset,
 # resuming if a run was interrupted, evaluate on the held-out split, export to the package).
-WEIGHTS := neural-instrument vocoder-instrument denoiser-speech
+WEIGHTS := neural-instrument vocoder-instrument denoiser-speech melody-folk chorale-harmonizer melody-vae
 PRESET_neural-instrument := specgan-instrument
 PRESET_vocoder-instrument := vocoder-instrument
 PRESET_denoiser-speech := denoiser-speech
 DATA_neural-instrument := nsynth-gm
 DATA_vocoder-instrument := nsynth-gm
 DATA_denoiser-speech := speech-noise
+PRESET_melody-folk := transformer-folk
+PRESET_chorale-harmonizer := transformer-chorales
+PRESET_melody-vae := melody-vae-folk
+DATA_melody-folk := folk-melodies
+DATA_chorale-harmonizer := bach-chorales
+DATA_melody-vae := folk-melodies
 
 weights: $(addprefix weights-,$(WEIGHTS))
 

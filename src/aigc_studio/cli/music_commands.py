@@ -199,3 +199,7 @@ def check(
         f"{report.source_position + 1}, corpus {corpus} ({len(index)} tunes; {unit})",
         markup=False,
     )
+
+
+# The composition commands live in their own module and register themselves on this group.
+from aigc_studio.cli import composition_commands  # noqa: E402, F401

@@ -187,8 +187,8 @@ def prepare_folk_melodies(
     style and split (``"styles"``), per meter and mode, and the skipped tunes per kind
     (``"skipped"``); the manifest's ``"skipped"`` lists each with its file and reason.
 
-    Parsing takes a few minutes per thousand tunes (music21's abc reader); files are read in
-    parallel by ``workers`` processes.
+    Parsing is slow (music21's abc reader): the 11,582 tunes took 19 minutes in one process on
+    a busy 2-core machine. Files are read in parallel by ``workers`` processes.
 
     Parameters
     ----------

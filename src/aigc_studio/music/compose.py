@@ -347,7 +347,7 @@ def continue_melody(
     if not events:
         raise ParameterError("the melody to continue has no notes")
     header = _header(controls)
-    body = mt.MelodyTokenizer().encode(_whole_bars(events, bar_length), add_bos_eos=False)
+    body = mt.MelodyTokenizer().encode(whole_bars(events, bar_length), add_bos_eos=False)
     return _sample_checked(
         module,
         header,
@@ -365,8 +365,16 @@ def continue_melody(
     )
 
 
-def _whole_bars(events: list[mt.MelodyEvent], bar_length: int) -> list[mt.MelodyEvent]:
-    """Fill the last bar with a rest so that a continuation starts on a bar line."""
+def whole_bars(events: list[mt.MelodyEvent], bar_length: int) -> list[mt.MelodyEvent]:
+    """Return the melody with its last bar filled up by a rest (a continuation starts on a bar).
+
+    Parameters
+    ----------
+    events : list of MelodyEvent
+        The melody.
+    bar_length : int
+        Sixteenths per bar.
+    """
     used = 0
     for event in events:
         if event.bar_start:
