@@ -68,6 +68,9 @@ PRESET_melody-vae := melody-vae-folk
 DATA_melody-folk := folk-melodies
 DATA_chorale-harmonizer := bach-chorales
 DATA_melody-vae := folk-melodies
+# The melody model ships the copy-check index of its training corpus.
+AFTER_melody-folk = $(BIN)/aigc music index folk-melodies -o src/aigc_studio/weights/melody-folk/copy-index.npz
+AFTER_chorale-harmonizer = $(BIN)/aigc music index bach-melodies -o src/aigc_studio/weights/chorale-harmonizer/copy-index.npz
 
 weights: $(addprefix weights-,$(WEIGHTS))
 
@@ -77,6 +80,7 @@ weights-%: install system-deps
 	  $(BIN)/aigc train --preset $(PRESET_$*) --run runs/$* $$resume
 	$(BIN)/aigc -q evaluate runs/$* --json > runs/$*/test-metrics.json
 	$(BIN)/aigc export runs/$* -o src/aigc_studio/weights/$* --metrics runs/$*/test-metrics.json
+	$(AFTER_$*)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

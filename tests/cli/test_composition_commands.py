@@ -221,3 +221,12 @@ def test_bad_options_exit_2_and_write_nothing(
     monkeypatch.chdir(tmp_path)
     assert run([*args, "--model", str(melody_run)]) == 2
     assert not any(p.suffix in (".mid", ".txt") for p in tmp_path.rglob("*"))
+
+
+def test_compose_a_chorale_in_four_parts(tmp_path: Path, chorale_run: Path) -> None:
+    out = tmp_path / "chorale.mid"
+    args = ["music", "compose", "--style", "chorale", "--bars", "2", "--key", "F"]
+    assert run([*args, "--model", str(chorale_run), "--allow-copying", "-o", str(out)]) == 0
+    midi = pretty_midi.PrettyMIDI(str(out))
+    assert len(midi.instruments) == 4
+    assert midi.key_signature_changes[0].key_number == 5

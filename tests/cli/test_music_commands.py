@@ -199,3 +199,24 @@ def test_check_without_a_prepared_corpus(
 def test_info_still_works(tune_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["music", "info", str(tune_file), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["notes"] == 8
+
+
+def test_index_builds_a_copy_index_that_check_uses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aigc_studio.datasets import melody_tokens as mt
+
+    pieces = [
+        mt.MelodyPiece(
+            f"tune{i}", [mt.MelodyEvent(p, 1.0, j % 4 == 0) for j, p in enumerate(walk(i))]
+        )
+        for i in range(3)
+    ]
+    cache = mt.write_melody_cache(tmp_path / "tunes", "tunes", pieces, {}, [])
+    index = tmp_path / "index.npz"
+    assert run(["music", "index", str(cache), "-o", str(index)]) == 0
+    copy = write_tune(tmp_path / "copy.mid", walk(1)[:20])
+    assert run(["music", "check", str(copy), "--corpus", str(index), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["source_id"] == "tune1" and report["length_notes"] >= 15
+    assert run(["music", "index", str(cache), "-o", str(tmp_path / "index.txt")]) == 2

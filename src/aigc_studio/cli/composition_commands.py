@@ -206,7 +206,8 @@ def compose(
     controls = _controls(style, key, mode, meter, tempo, bars, temperature, prompt)
     render = RenderOptions(instrument=instrument, target_lufs=target_lufs)
     if controls.style == "chorale":
-        _compose_chorale(outputs, controls, seed, model, render, prompt)
+        copying = (allow_copying, max_shared)
+        _compose_chorale(outputs, controls, seed, model, render, prompt, copying)
         return
     trained = _load(model, MELODY_MODEL)
     index = None if allow_copying else _copy_index(trained, "folk-melodies")
@@ -237,25 +238,45 @@ def _compose_chorale(
     model: Path | None,
     render: RenderOptions,
     prompt: str | None,
+    copying: tuple[bool, int],
 ) -> None:
+    """Sample a free four-part chorale; its soprano passes the copy check like a melody."""
     from aigc_studio.datasets.chorale_tokens import voices_to_pretty_midi
-    from aigc_studio.music.compose import bar_steps
+    from aigc_studio.music.compose import DEFAULT_MAX_ATTEMPTS, bar_steps
+    from aigc_studio.music.copy_check import longest_shared_run
     from aigc_studio.music.harmonize import sample_chorale
     from aigc_studio.music.scores import chorale_to_score
 
+    allow_copying, max_shared = copying
     trained = _load(model, CHORALE_MODEL)
+    index = None if allow_copying else _copy_index(trained, "bach-melodies")
     key = (controls.key, controls.mode or "major")
     steps = controls.bars * bar_steps(controls.meter) // 2  # sixteenths → eighth-note steps
-    grid = sample_chorale(
-        trained,
-        steps=steps,
-        meter=controls.meter,
-        key=key,
-        temperature=controls.temperature,
-        seed=seed,
-    )
+    report = None
+    for attempt in range(DEFAULT_MAX_ATTEMPTS):
+        grid = sample_chorale(
+            trained,
+            steps=steps,
+            meter=controls.meter,
+            key=key,
+            temperature=controls.temperature,
+            seed=seed + attempt,
+        )
+        if index is None:
+            break
+        soprano = [step.pitch for step in grid[0] if step.onset]
+        report = longest_shared_run(soprano, index).to_dict()
+        if report["length_notes"] <= max_shared:
+            break
+    else:
+        raise ParameterError(
+            f"every one of {DEFAULT_MAX_ATTEMPTS} chorales had a soprano sharing more than "
+            f"{max_shared} notes with a Bach chorale (e.g. {report['source_id']}); raise "
+            "--temperature, try another --seed, or pass --allow-copying"
+        )
+    seed += attempt
     midi = voices_to_pretty_midi(grid, controls.tempo, meter=controls.meter, key=key)
-    params = {**controls.to_dict(), "prompt": prompt}
+    params = {**controls.to_dict(), "prompt": prompt, "copy_check": report}
     write_music(
         outputs,
         midi,

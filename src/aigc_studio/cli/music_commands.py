@@ -201,5 +201,27 @@ def check(
     )
 
 
+@app.command(
+    epilog="Examples:  aigc music index folk-melodies -o copy-index.npz  ·  "
+    "aigc music index my-tunes-cache/ -o my-index.npz --min-length 6"
+)
+def index(
+    corpus: Annotated[str, typer.Argument(help="Prepared melody dataset name or cache folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .npz index to write.")],
+    min_length: Annotated[int, typer.Option(help="Shortest shared run to look for, in notes.")] = 5,
+) -> None:
+    """Build the copy-check index of a melody corpus (ship it beside a melody model)."""
+    from aigc_studio.datasets.cache import default_dataset_root
+    from aigc_studio.errors import ParameterError
+    from aigc_studio.music.copy_check import build_corpus_index
+
+    if output.suffix != ".npz":
+        raise ParameterError(f"{output}: the index is written as .npz")
+    root = Path(corpus) if Path(corpus).is_dir() else default_dataset_root(corpus)
+    built = build_corpus_index(root, min_length=min_length)
+    built.save(output)
+    say(f"indexed {len(built)} tunes ({built.n_intervals} intervals) of {corpus} in {output}")
+
+
 # The composition commands live in their own module and register themselves on this group.
 from aigc_studio.cli import composition_commands  # noqa: E402, F401
