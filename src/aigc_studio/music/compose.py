@@ -134,8 +134,8 @@ class _BarGrammar:
             self.done = True
 
 
-def _check_model(model: Any) -> Any:
-    """Return the language-model module of a trained melody model, or raise ConfigError."""
+def _check_model(model: Any) -> tuple[Any, int | None]:
+    """Return the language model of a trained melody model and its training context."""
     if getattr(model, "spec", None) is not None:
         if model.spec.family != "autoregressive":
             raise ConfigError(f"{model.name} is not a melody language model")
@@ -145,8 +145,8 @@ def _check_model(model: Any) -> Any:
                 f"{model.source}: trained on a {vocab}-token vocabulary without the style, "
                 f"meter and key tokens ({mt.VOCAB_SIZE} needed); train on folk-melodies"
             )
-        return model.modules["model"]
-    return model
+        return model.modules["model"], model.task.options.get("context")
+    return model, None
 
 
 def _header(controls: CompositionControls) -> list[int]:
@@ -185,6 +185,7 @@ def sample_bars(
     temperature: float = 1.0,
     top_p: float | None = 0.95,
     seed: int = 0,
+    window: int | None = None,
 ) -> list[int]:
     """Sample whole bars after ``prefix`` under the bar grammar; return the new tokens.
 
@@ -206,6 +207,9 @@ def sample_bars(
         Nucleus filtering (None: off).
     seed : int
         Seed of the draws.
+    window : int, optional
+        Most tokens the model sees at once (default its ``max_len``); give the training
+        context, since positions beyond it were never trained.
 
     Returns
     -------
@@ -217,6 +221,8 @@ def sample_bars(
     grammar = _BarGrammar(_vocab(model), bar_length, bars)
     generator = torch.Generator().manual_seed(seed)
     max_len = getattr(model, "max_len", None)
+    if window is not None:
+        max_len = min(window, max_len) if max_len is not None else None
     was_training = model.training
     model.eval()
     try:
@@ -301,7 +307,7 @@ def compose_melody(
     ConfigError
         If the model is not a melody model with header tokens.
     """
-    module = _check_model(model)
+    module, window = _check_model(model)
     bars, bar_length, temperature = _check_controls(controls)
     header = _header(controls)
     return _sample_checked(
@@ -317,6 +323,7 @@ def compose_melody(
         copy_index=copy_index,
         max_shared=max_shared,
         max_attempts=max_attempts,
+        window=window,
     )
 
 
@@ -342,7 +349,7 @@ def continue_melody(
     Composition
         ``events`` holds the continuation only.
     """
-    module = _check_model(model)
+    module, window = _check_model(model)
     bars, bar_length, temperature = _check_controls(controls)
     if not events:
         raise ParameterError("the melody to continue has no notes")
@@ -362,6 +369,7 @@ def continue_melody(
         max_shared=max_shared,
         max_attempts=max_attempts,
         checked_prefix=events,
+        window=window,
     )
 
 
@@ -401,6 +409,7 @@ def _sample_checked(
     max_shared: int,
     max_attempts: int,
     checked_prefix: list[mt.MelodyEvent] | None = None,
+    window: int | None = None,
 ) -> Composition:
     from aigc_studio.music.copy_check import longest_shared_run
 
@@ -420,6 +429,7 @@ def _sample_checked(
             temperature=temperature,
             top_p=top_p,
             seed=seed + attempt,
+            window=window,
         )
         events = tokenizer.decode(tokens)
         composition = Composition(events, used, tokens, seed + attempt, attempt + 1)
