@@ -294,3 +294,13 @@ def test_conditional_vae_cycles_requested_labels(data, tmp_path: Path) -> None:
     assert result["labels"] == [64, 64, 64] and result["mel"].shape[0] == 3
     with pytest.raises(ConfigError, match="not in the training data"):
         load_trained(tmp_path / "run").generate(1, labels=[61])
+
+
+def test_export_of_a_language_model_with_tied_embeddings(data, tmp_path: Path) -> None:
+    train(family_config("transformer", data, tmp_path / "lm", steps=2))
+    export_weights(tmp_path / "lm", tmp_path / "weights")
+    from_run = load_trained(tmp_path / "lm").generate(2, seed=3)
+    loaded = load_trained(tmp_path / "weights")
+    model = loaded.modules["model"]
+    assert model.head.weight is model.token_embedding.weight  # still tied after loading
+    np.testing.assert_array_equal(from_run["tokens"], loaded.generate(2, seed=3)["tokens"])

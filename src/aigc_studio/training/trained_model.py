@@ -140,9 +140,17 @@ def export_weights(
     payload = load_checkpoint(run)
     names = modules or tuple(n for n in payload["modules"] if "discriminator" not in n)
     tensors: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
     for name in names:
         state = payload.get("ema", {}).get(name) or payload["modules"][name]
         for key, tensor in state.items():
+            # safetensors refuses tensors that share memory (a language model's tied input
+            # embedding and output head): store such a tensor again as a copy; loading
+            # copies the same values into the one shared parameter.
+            if tensor.numel() and tensor.untyped_storage().data_ptr() in seen:
+                tensor = tensor.clone()
+            if tensor.numel():
+                seen.add(tensor.untyped_storage().data_ptr())
             tensors[f"{name}.{key}"] = tensor.contiguous()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
