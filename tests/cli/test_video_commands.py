@@ -1,9 +1,11 @@
-"""Tests for ``aigc video`` commands on tiny clips (shots, interpolate, color)."""
+"""Tests for ``aigc video`` commands on tiny clips (shots, interpolate, color, restoration)."""
 
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from aigc_studio.cli import run
+from aigc_studio.evaluation.video import psnr
 from aigc_studio.media.video_io import VideoReader, VideoWriter, read_video_metadata
 
 FPS = 24
@@ -193,4 +196,305 @@ def test_color_refuses_bad_strength(clip, tmp_path, capsys):
     out = tmp_path / "never.mp4"
     assert run(["video", "color", str(clip), "-o", str(out), "--strength", "2"]) == 2
     assert "strength" in one_line_error(capsys)
+    assert not out.exists()
+
+
+# -- restoration: deblur, inpaint, denoise, enhance -----------------------------------------
+
+RESTORE_COMMANDS = ("deblur", "inpaint", "denoise", "enhance")
+
+
+def restore_options(command: str) -> list[str]:
+    return ["--box", "4,4,8,8"] if command == "inpaint" else []
+
+
+def panning_frames(
+    count: int, width: int = 64, height: int = 48, seed: int = 1
+) -> list[np.ndarray]:
+    """A camera panning 2 pixels per frame over smooth colored texture."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(30, 220, (height // 6 + 2, width // 6 + 8, 3)).astype(np.float32)
+    world = cv2.resize(small, (width + 2 * count + 8, height), interpolation=cv2.INTER_CUBIC)
+    world = np.clip(world, 0, 255).astype(np.uint8)
+    return [np.ascontiguousarray(world[:, 2 * i : 2 * i + width]) for i in range(count)]
+
+
+def write_frames(path: Path, frames: list[np.ndarray], **kwargs: Any) -> Path:
+    with VideoWriter(path, FPS, preset="ultrafast", **kwargs) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return path
+
+
+@pytest.fixture(scope="module")
+def panning_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 frames of a panning camera with a white logo box at (24, 16, 12, 10), and a tone."""
+    frames = panning_frames(8)
+    for frame in frames:
+        frame[16:26, 24:36] = 255
+    t = np.arange(int(8 / FPS * SR)) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+    path = tmp_path_factory.mktemp("restore") / "pan.mp4"
+    return write_frames(path, frames, audio=tone, audio_sr=SR)
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    with VideoReader(path) as reader:
+        return list(reader)
+
+
+def test_help_lists_the_restoration_commands(capsys):
+    assert run(["video", "--help"]) == 0
+    out = capsys.readouterr().out
+    for command in RESTORE_COMMANDS:
+        assert command in out
+    assert run(["video", "enhance", "--help"]) == 0
+    assert "--no-denoise" in capsys.readouterr().out
+
+
+def shapes(count: int) -> list[np.ndarray]:
+    """Colored rectangles on gray, moving right: sharp edges for the blur estimate to measure."""
+    rng = np.random.default_rng(4)
+    world = np.full((48, 64 + 2 * count, 3), 90, np.uint8)
+    for _ in range(30):
+        x, y = (int(v) for v in rng.integers(0, (64 + 2 * count, 48)))
+        w, h = (int(v) for v in rng.integers(4, 16, 2))
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
+        cv2.rectangle(world, (x, y), (x + w, y + h), color, -1)
+    return [np.ascontiguousarray(world[:, 2 * i : 2 * i + 64]) for i in range(count)]
+
+
+def luma_psnr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    gray = cv2.COLOR_RGB2GRAY
+    return psnr(cv2.cvtColor(reference, gray), cv2.cvtColor(estimate, gray))
+
+
+def test_deblur_sharpens_and_keeps_audio_and_provenance(tmp_path, capsys):
+    sharp = shapes(6)
+    blurred = [cv2.GaussianBlur(f, (0, 0), 1.5) for f in sharp]
+    t = np.arange(int(6 / FPS * SR)) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+    source = write_frames(tmp_path / "soft.mkv", blurred, codec="ffv1", audio=tone, audio_sr=SR)
+    out = tmp_path / "sharp.mkv"
+    assert run(["video", "deblur", str(source), "-o", str(out), "--codec", "ffv1"]) == 0
+    assert "estimated blur sigma" in capsys.readouterr().err
+    restored = read_frames(out)
+    assert len(restored) == 6
+    gains = [
+        luma_psnr(s, r) - luma_psnr(s, b) for s, r, b in zip(sharp, restored, blurred, strict=True)
+    ]
+    assert np.mean(gains) > 2.0
+    assert "video deblur" in read_video_metadata(out)["COMMENT"]  # Matroska tags are upper case
+    assert audio_seconds(out) == pytest.approx(audio_seconds(source), abs=0.03)
+
+
+def test_deblur_net_is_a_clear_error(panning_clip, tmp_path, capsys):
+    out = tmp_path / "never.mp4"
+    assert run(["video", "deblur", str(panning_clip), "-o", str(out), "--method", "net"]) == 2
+    assert "none is shipped yet" in one_line_error(capsys)
+    assert not out.exists()
+    assert run(["video", "deblur", str(panning_clip), "-o", str(out), "--method", "x"]) == 2
+    assert "method='x'" in one_line_error(capsys)
+
+
+def test_inpaint_box_removes_the_logo_and_keeps_audio(panning_clip, tmp_path, capsys):
+    out = tmp_path / "clean.mp4"
+    args = ["video", "inpaint", str(panning_clip), "-o", str(out), "--box", "24,16,12,10"]
+    assert run(args) == 0
+    assert "filled from other frames" in capsys.readouterr().err
+    frames = read_frames(out)
+    assert len(frames) == 8
+    truth = panning_frames(8)
+    for filled, clean in zip(frames, truth, strict=True):
+        assert filled[16:26, 24:36].mean() < clean[16:26, 24:36].mean() + 25  # logo gone
+    assert audio_seconds(out) == pytest.approx(audio_seconds(panning_clip), abs=0.03)
+
+
+def test_inpaint_with_a_mask_picture_and_a_mask_video(panning_clip, tmp_path):
+    mask = np.zeros((48, 64, 3), np.uint8)
+    mask[16:26, 24:36] = 255
+    picture = tmp_path / "logo.png"
+    cv2.imwrite(str(picture), mask)
+    out = tmp_path / "from-png.mp4"
+    assert run(["video", "inpaint", str(panning_clip), "-o", str(out), "--mask", str(picture)]) == 0
+    assert read_frames(out)[4][16:26, 24:36].mean() < 200
+    video_mask = write_frames(tmp_path / "mask.mkv", [mask] * 8, codec="ffv1")
+    out = tmp_path / "from-video.mp4"
+    assert (
+        run(["video", "inpaint", str(panning_clip), "-o", str(out), "--mask", str(video_mask)]) == 0
+    )
+    assert len(read_frames(out)) == 8
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ([], "either --mask or --box"),
+        (["--box", "1,1,4,4", "--mask", "m.png"], "either --mask or --box"),
+        (["--box", "60,40,10,10"], "reaches outside the 64x48 frame"),
+        (["--box", "1,2,3"], "four integers"),
+        (["--neighbours", "99", "--box", "1,1,4,4"], "neighbours"),
+    ],
+)
+def test_inpaint_refuses_bad_masks(panning_clip, tmp_path, capsys, extra, match):
+    out = tmp_path / "never.mp4"
+    assert run(["video", "inpaint", str(panning_clip), "-o", str(out), *extra]) == 2
+    assert match in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_inpaint_mask_of_the_wrong_size_names_both_sizes(panning_clip, tmp_path, capsys):
+    picture = tmp_path / "small.png"
+    cv2.imwrite(str(picture), np.full((20, 30), 255, np.uint8))
+    out = tmp_path / "never.mp4"
+    assert run(["video", "inpaint", str(panning_clip), "-o", str(out), "--mask", str(picture)]) == 2
+    error = one_line_error(capsys)
+    assert "30x20" in error and "64x48" in error
+    assert not out.exists()
+
+
+def test_inpaint_empty_mask_copies_with_a_note(panning_clip, tmp_path, capsys):
+    picture = tmp_path / "empty.png"
+    cv2.imwrite(str(picture), np.zeros((48, 64), np.uint8))
+    out = tmp_path / "same.mkv"
+    args = ["video", "inpaint", str(panning_clip), "-o", str(out), "--mask", str(picture)]
+    assert run([*args, "--codec", "ffv1"]) == 0
+    assert "mask is empty" in capsys.readouterr().err
+    for before, after in zip(read_frames(panning_clip), read_frames(out), strict=True):
+        np.testing.assert_array_equal(after, before)
+
+
+def test_denoise_reduces_noise(tmp_path, capsys):
+    clean = panning_frames(6)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8) for f in clean]
+    source = write_frames(tmp_path / "noisy.mkv", noisy, codec="ffv1")
+    out = tmp_path / "denoised.mkv"
+    assert run(["video", "denoise", str(source), "-o", str(out), "--codec", "ffv1"]) == 0
+    assert "measured noise" in capsys.readouterr().err
+    denoised = read_frames(out)
+    gains = [psnr(c, d) - psnr(c, n) for c, d, n in zip(clean, denoised, noisy, strict=True)]
+    assert np.mean(gains) > 3
+
+
+def test_enhance_runs_the_chain_and_its_switches(panning_clip, tmp_path, capsys):
+    out = tmp_path / "enhanced.mp4"
+    assert run(["video", "enhance", str(panning_clip), "-o", str(out)]) == 0
+    with VideoReader(out) as reader:
+        assert reader.has_audio and sum(1 for _ in reader) == 8
+    comment = read_video_metadata(out)["comment"]
+    assert all(step in comment for step in ('"denoise"', '"deblur"', '"color"'))
+    only_color = tmp_path / "color-only.mp4"
+    args = ["video", "enhance", str(panning_clip), "-o", str(only_color), "--no-denoise"]
+    assert run([*args, "--no-deblur"]) == 0
+    assert '"denoise"' not in read_video_metadata(only_color)["comment"]
+    never = tmp_path / "never.mp4"
+    capsys.readouterr()
+    args = ["video", "enhance", str(panning_clip), "-o", str(never), "--no-denoise"]
+    assert run([*args, "--no-deblur", "--no-color"]) == 2
+    assert "nothing to do" in one_line_error(capsys)
+    assert not never.exists()
+
+
+# -- restoration commands on awkward input --------------------------------------------------
+
+
+@pytest.mark.parametrize("command", RESTORE_COMMANDS)
+def test_restoration_of_an_audio_only_file_is_a_one_line_error(tmp_path, capsys, command):
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, np.zeros(4800, np.float32), SR)
+    out = tmp_path / "out.mp4"
+    assert run(["video", command, str(wav), "-o", str(out), *restore_options(command)]) == 2
+    assert "no video stream" in one_line_error(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["deblur", "inpaint", "denoise", "color"])
+def test_a_one_frame_video_is_processed(tmp_path, command):
+    source = write_frames(tmp_path / "one.mp4", panning_frames(1))
+    out = tmp_path / "out.mp4"
+    assert run(["video", command, str(source), "-o", str(out), *restore_options(command)]) == 0
+    assert len(read_frames(out)) == 1
+
+
+def test_odd_sizes_are_padded_in_mp4_and_kept_in_ffv1(tmp_path):
+    """H.264 in 4:2:0 needs even sizes: the writer repeats the last column and row."""
+    frames = panning_frames(2, width=719, height=405)
+    source = write_frames(tmp_path / "odd.mkv", frames, codec="ffv1")
+    mp4 = tmp_path / "odd.mp4"
+    assert run(["video", "deblur", str(source), "-o", str(mp4), "--sigma", "1"]) == 0
+    with VideoReader(mp4) as reader:
+        assert reader.size == (720, 406)
+        first = next(iter(reader))
+    # The added column and row repeat their neighbours (up to compression).
+    assert np.abs(first[:, 719].astype(int) - first[:, 718]).mean() < 4
+    assert np.abs(first[405].astype(int) - first[404]).mean() < 4
+    mkv = tmp_path / "odd.mkv.out.mkv"
+    assert run(["video", "denoise", str(source), "-o", str(mkv), "--codec", "ffv1"]) == 0
+    with VideoReader(mkv) as reader:
+        assert reader.size == (719, 405) and sum(1 for _ in reader) == 2
+
+
+def test_a_rotated_video_comes_out_upright(tmp_path):
+    import av
+
+    frames = panning_frames(3)
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
+        stream.options = {"qp": "0"}
+        stream.set_display_rotation(90)
+        for i, frame in enumerate(frames):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts = i
+            container.mux(stream.encode(video_frame))
+        container.mux(stream.encode())
+    out = tmp_path / "upright.mkv"
+    assert (
+        run(["video", "deblur", str(path), "-o", str(out), "--strength", "0", "--codec", "ffv1"])
+        == 0
+    )
+    with VideoReader(out) as reader:
+        assert reader.rotation == 0 and reader.size == (48, 64)
+        written = list(reader)
+    for got, stored in zip(written, frames, strict=True):
+        assert np.abs(got.astype(int) - np.rot90(stored).astype(int)).mean() < 1.5
+
+
+def test_variable_frame_rate_keeps_its_timing_and_duration(tmp_path):
+    import av
+
+    # A stall in the middle, as when a camera drops frames: 8 frames over 0.56 s.
+    times = [0.0, 0.04, 0.08, 0.12, 0.4, 0.44, 0.48, 0.52]
+    frames = panning_frames(len(times))
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for time, frame in zip(times, frames, strict=True):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts, video_frame.time_base = round(time * 1000), Fraction(1, 1000)
+            container.mux(stream.encode(video_frame))
+        container.mux(stream.encode())
+    with VideoReader(path) as reader:
+        source_duration, frame_time = reader.duration, 1 / reader.fps
+    for command in ("denoise", "inpaint"):
+        out = tmp_path / f"{command}.mp4"
+        assert run(["video", command, str(path), "-o", str(out), *restore_options(command)]) == 0
+        with VideoReader(out) as reader:
+            written = [t for t, _ in reader.frames_with_time()]
+            assert abs(reader.duration - source_duration) <= frame_time
+        assert written == pytest.approx(times, abs=0.002)
+
+
+def test_a_truncated_file_is_a_one_line_error(panning_clip, tmp_path, capsys):
+    data = panning_clip.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "never.mp4"
+    assert run(["video", "denoise", str(cut), "-o", str(out)]) == 2
+    error = one_line_error(capsys)
+    assert "cut.mp4" in error and ("truncated" in error or "corrupt" in error)
     assert not out.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -377,3 +379,103 @@ def test_garbage_raises_only_media_error(tmp_path, data):
                 pass
     except MediaError:
         pass
+
+
+# -- display rotation and variable frame rate ------------------------------------------------
+
+
+def write_rotated(path: Path, frames: list[np.ndarray], degrees: int) -> Path:
+    """Write ``frames`` as stored, with a display matrix asking players to turn them."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
+        stream.options = {"qp": "0"}  # lossless, so that frames compare exactly
+        stream.set_display_rotation(degrees)
+        for i, frame in enumerate(frames):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts = i
+            container.mux(stream.encode(video_frame))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(("degrees", "turns"), [(90, 1), (-90, 3), (180, 2)])
+def test_upright_reader_applies_the_display_rotation(tmp_path, degrees, turns):
+    frames = moving_square(3)
+    path = write_rotated(tmp_path / f"rotated{degrees}.mp4", frames, degrees)
+    with VideoReader(path) as stored:
+        assert stored.display_size == stored.size == (64, 48)
+        raw = list(stored)
+    with VideoReader(path, upright=True) as reader:
+        assert reader.size == (64, 48)  # as stored
+        assert reader.display_size == ((48, 64) if turns % 2 else (64, 48))
+        upright = [frame for _, frame in reader.frames_with_time()]
+    assert len(upright) == 3
+    for turned, stored_frame in zip(upright, raw, strict=True):
+        assert turned.flags["C_CONTIGUOUS"]
+        np.testing.assert_array_equal(turned, np.rot90(stored_frame, turns))
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg program")
+def test_upright_frames_match_what_ffmpeg_shows(tmp_path):
+    """A phone-style rotation tag written by ffmpeg comes out as ffmpeg's autorotate shows it."""
+    plain = write_clip(tmp_path / "plain.mp4", moving_square(2), pix_fmt="yuv444p", crf=0)
+    tagged = tmp_path / "tagged.mp4"
+    for option in (
+        ["-display_rotation", "90", "-i", str(plain)],  # ffmpeg >= 6
+        ["-i", str(plain), "-metadata:s:v", "rotate=90"],
+    ):  # ffmpeg 5
+        command = ["ffmpeg", "-v", "error", "-y", *option, "-c", "copy", str(tagged)]
+        if subprocess.run(command, capture_output=True).returncode == 0:
+            break
+    with VideoReader(tagged, upright=True) as reader:
+        assert reader.rotation != 0
+        ours = next(iter(reader))
+    shown = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(tagged), "-frames:v", "1", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "pipe:1"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    height, width = ours.shape[:2]
+    assert len(shown) == width * height * 3  # the same (turned) size
+    theirs = np.frombuffer(shown, np.uint8).reshape(height, width, 3)
+    assert np.abs(theirs.astype(int) - ours.astype(int)).mean() < 2
+
+
+def test_writer_keeps_variable_frame_times(tmp_path):
+    # A stall in the middle (as when a camera drops frames); even spacing at both ends, where
+    # MP4's duration (the decoding-time span of B-frame video) then equals the display span.
+    times = [0.0, 0.04, 0.08, 0.2, 0.24, 0.28]
+    frames = moving_square(len(times))
+    for suffix in (".mp4", ".mkv"):
+        path = tmp_path / f"vfr{suffix}"
+        with VideoWriter(path, 1 / 0.06) as writer:
+            for time, frame in zip(times, frames, strict=True):
+                writer.write(frame, time=time)
+        with VideoReader(path) as reader:
+            read = [t for t, _ in reader.frames_with_time()]
+            decoded = list(reader)
+            # The last frame lasts 1 / fps: the video ends one frame after it.
+            assert reader.duration == pytest.approx(0.28 + 0.06, abs=0.002)
+        assert read == pytest.approx(times, abs=0.002)
+        assert len(decoded) == len(frames)
+
+
+def test_frame_times_that_do_not_advance_are_moved_after_the_previous(tmp_path):
+    path = tmp_path / "ties.mp4"
+    with VideoWriter(path, FPS) as writer:
+        for time, frame in zip([0.0, 0.0, 0.5], moving_square(3), strict=True):
+            writer.write(frame, time=time)
+    with VideoReader(path) as reader:
+        times = [t for t, _ in reader.frames_with_time()]
+    assert times[0] == 0.0 and 0 < times[1] < 0.01 and times[2] == pytest.approx(0.5, abs=1e-3)
+
+
+@pytest.mark.parametrize("time", [-1.0, float("nan"), "0.5"])
+def test_bad_frame_time_raises_parameter_error(tmp_path, time):
+    with (
+        pytest.raises(ParameterError, match="time"),
+        VideoWriter(tmp_path / "bad.mp4", FPS) as writer,
+    ):
+        writer.write(moving_square(1)[0], time=time)
+    assert not (tmp_path / "bad.mp4").exists()

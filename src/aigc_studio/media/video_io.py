@@ -77,6 +77,9 @@ _MUXER_OPTIONS: dict[str, dict[str, str]] = {
 _CRF_CODECS = frozenset({"libx264", "libx264rgb", "libx265"})
 
 AAC_BIT_RATE = 192_000
+#: Clock (ticks per second) of the video stream when frames are written with their times: the
+#: 90 kHz of MPEG timestamps, a multiple of every common frame rate's tick.
+_TIMED_CLOCK = 90_000
 MAX_FPS = 1000.0
 _AUDIO_BLOCK = 4096  # samples per frame handed to an audio encoder
 
@@ -123,6 +126,10 @@ class VideoReader:
     ----------
     path : str or PathLike
         A video file in any container and codec that FFmpeg (as shipped with PyAV) decodes.
+    upright : bool
+        Apply the display rotation recorded in the file (a phone's portrait video, say), so
+        that frames come out the way players show them. Off by default: frames are then
+        returned as stored.
 
     Raises
     ------
@@ -133,8 +140,15 @@ class VideoReader:
 
     Notes
     -----
-    Frames are returned as they are stored: a display rotation recorded in the file is reported
-    by :attr:`rotation` but not applied.
+    By default frames are returned as they are stored: a display rotation recorded in the file
+    is reported by :attr:`rotation` but not applied. With ``upright=True`` it is applied (as
+    FFmpeg's ``autorotate`` does), in quarter turns: an angle that is not a multiple of 90
+    degrees is rounded to the nearest one. :attr:`width`, :attr:`height` and :attr:`size` stay
+    those of the stored frames; :attr:`display_size` is the size of the frames yielded.
+
+    A variable frame rate is not evened out: every stored frame is yielded once, and
+    :meth:`frames_with_time` gives its presentation time (pass it on to
+    :meth:`VideoWriter.write` to keep the timing). :attr:`fps` is the average rate.
 
     Examples
     --------
@@ -144,8 +158,9 @@ class VideoReader:
     ...         ...  # frame is uint8, shape (height, width, 3)
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, upright: bool = False) -> None:
         self._path = existing_file(path)
+        self._upright = bool(upright)
         self._closed = False
         self._open_iterations: set[Any] = set()
         self._rotation: int | None = None
@@ -244,6 +259,13 @@ class VideoReader:
         return self._width, self._height
 
     @property
+    def display_size(self) -> tuple[int, int]:
+        """Size ``(width, height)`` of the frames yielded: swapped when ``upright`` turns them."""
+        if self._quarter_turns() % 2:
+            return self._height, self._width
+        return self._width, self._height
+
+    @property
     def frame_count(self) -> int:
         """Number of frames: as recorded in the container, else estimated from duration and fps."""
         return self._frame_count
@@ -336,8 +358,9 @@ class VideoReader:
         MediaError
             If a frame cannot be decoded; the message names the frame index.
         """
+        turns = self._quarter_turns()
         for index, frame in self._decode():
-            yield self._to_rgb(frame, index)
+            yield self._turn(self._to_rgb(frame, index), turns)
 
     def frames_with_time(self) -> Iterator[tuple[float, np.ndarray]]:
         """Yield ``(time, frame)`` pairs, with the presentation time in seconds.
@@ -355,10 +378,21 @@ class VideoReader:
         MediaError
             If a frame cannot be decoded; the message names the frame index.
         """
+        turns = self._quarter_turns()
         for index, frame in self._decode():
             time = frame.time
             seconds = float(time) - self._start_time if time is not None else index / self._fps
-            yield seconds, self._to_rgb(frame, index)
+            yield seconds, self._turn(self._to_rgb(frame, index), turns)
+
+    def _quarter_turns(self) -> int:
+        """Counter-clockwise quarter turns that make frames upright (0 unless ``upright``)."""
+        return round(self.rotation / 90) % 4 if self._upright else 0
+
+    @staticmethod
+    def _turn(image: np.ndarray, turns: int) -> np.ndarray:
+        # np.rot90 turns counter-clockwise, the sense of the display matrix; it returns a view
+        # with negative strides, which OpenCV and encoders refuse.
+        return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
     def _to_rgb(self, frame: Any, index: int) -> np.ndarray:
         try:
@@ -573,6 +607,7 @@ class VideoWriter:
             self._audio_sr = check_sample_rate(audio_sr, name="audio_sr")  # type: ignore[arg-type]
 
         self._frames_written = 0
+        self._last_pts: int | None = None
         self._input_size: tuple[int, int] | None = None  # (width, height) of the frames given
         self._closed = False
         self._source: Any = None
@@ -644,22 +679,51 @@ class VideoWriter:
         """Number of frames accepted by :meth:`write` so far."""
         return self._frames_written
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, *, time: float | None = None) -> None:
         """Encode one frame.
 
         Parameters
         ----------
         frame : numpy.ndarray
             ``uint8`` RGB array of shape ``(H, W, 3)``; every frame must have the size of the first.
+        time : float, optional
+            Presentation time in seconds from the start of the video. Without it, each frame
+            follows the previous one after ``1 / fps``. With it, the frame is shown at that
+            time, so that a variable-frame-rate input keeps its timing (and its audio the
+            sync) when the times of :meth:`VideoReader.frames_with_time` are passed on. Give
+            times from the first frame on: only then is the stream's clock made fine enough
+            (90 kHz) to hold them; a frame whose time is not after the previous one's is
+            moved just after it. AVI stores no times, only a constant rate: there, each time
+            is rounded to the ``1 / fps`` grid, and gaps become dropped frames. MP4 and MOV
+            record as duration the span of decoding times, which for H.264 with B-frames
+            differs from the display span when the spacing of the first and last few frames
+            differs; the frame times themselves are kept exactly.
 
         Raises
         ------
+        ParameterError
+            If ``time`` is negative or not a finite number.
         MediaError
             If the frame is not a uint8 (H, W, 3) array, its size differs from the first frame,
             or the encoder fails.
         """
         if self._closed:
             raise ValueError(f"{self._path}: writer is closed")
+        if time is not None:
+            if isinstance(time, bool) or not isinstance(time, int | float | np.number):
+                raise ParameterError(f"time must be a number of seconds, got {time!r}")
+            if not math.isfinite(float(time)) or float(time) < 0:
+                raise ParameterError(f"time={time} must be a finite number of seconds >= 0")
+        if self._frames_written == 0 and time is not None and self._format != "avi":
+            # Timed frames get a fine clock, so that their times survive; AVI has no
+            # timestamps, only a constant rate, and keeps the 1 / fps clock.
+            self._video.codec_context.time_base = Fraction(1, _TIMED_CLOCK)
+        tick = self._video.codec_context.time_base
+        frame_ticks = max(1, round(1 / (self._rate * tick)))
+        pts = 0 if self._last_pts is None else self._last_pts + frame_ticks
+        if time is not None:
+            earliest = 0 if self._last_pts is None else self._last_pts + 1
+            pts = max(round(float(time) / tick), earliest)
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
             kind = frame.dtype if isinstance(frame, np.ndarray) else type(frame).__name__
             raise MediaError(
@@ -686,7 +750,7 @@ class VideoWriter:
             frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         try:
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            video_frame.pts = self._frames_written
+            video_frame.pts = pts
             video_frame.time_base = self._video.codec_context.time_base
             self._container.mux(self._video.encode(video_frame))
         except Exception as exc:
@@ -694,6 +758,7 @@ class VideoWriter:
                 f"{self._path}: cannot encode frame {self._frames_written} ({_describe(exc)})"
             ) from exc
         self._frames_written += 1
+        self._last_pts = pts
 
     def close(self) -> None:
         """Finish encoding, add the audio track and move the file into place.

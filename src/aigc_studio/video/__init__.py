@@ -1,4 +1,4 @@
-"""Video enhancement and restoration on streamed frames: shots, frame interpolation and color.
+"""Video enhancement and restoration on streamed frames: shots, interpolation, color, restoration.
 
 - :mod:`~aigc_studio.video.shots`: shot boundaries of a file (PySceneDetect) and a light per-frame
   scene-cut test for streaming pipelines.
@@ -8,6 +8,12 @@
   never across a scene cut, with a hook for a learned refinement network.
 - :mod:`~aigc_studio.video.color`: white balance, contrast, saturation, color transfer and a
   temporally stable corrector.
+- :mod:`~aigc_studio.video.deblur`: Wiener deconvolution with a blur estimated once per shot,
+  unsharp masking, and the hook for a learned deblurring network (none shipped yet).
+- :mod:`~aigc_studio.video.inpaint`: removal of a logo, watermark or object, filled from other
+  frames along optical flow, then spatially.
+- :mod:`~aigc_studio.video.denoise`: motion-compensated temporal averaging and a bilateral
+  filter.
 
 Every function takes ``uint8`` RGB frames of shape ``(H, W, 3)``, one at a time or as an
 iterator, and never holds a whole video. Files are read and written by
@@ -26,6 +32,28 @@ from aigc_studio.video.color import (
     gray_world_gains,
     transfer_color,
 )
+from aigc_studio.video.deblur import (
+    DeblurConfig,
+    Deblurrer,
+    deblur_frame,
+    deblur_frames,
+    estimate_blur_sigma,
+    unsharp_mask,
+    wiener_deconvolve,
+)
+from aigc_studio.video.denoise import (
+    DenoiseConfig,
+    VideoDenoiser,
+    denoise_frames,
+    estimate_noise_sigma,
+)
+from aigc_studio.video.inpaint import (
+    InpaintConfig,
+    VideoInpainter,
+    box_mask,
+    inpaint_frame,
+    inpaint_frames,
+)
 from aigc_studio.video.interpolate import (
     PairInterpolator,
     WarpEstimate,
@@ -42,16 +70,30 @@ __all__ = [
     "ColorCorrector",
     "ColorStats",
     "DISFlow",
+    "DeblurConfig",
+    "Deblurrer",
+    "DenoiseConfig",
+    "InpaintConfig",
     "PairInterpolator",
     "Shot",
+    "VideoDenoiser",
+    "VideoInpainter",
     "WarpEstimate",
     "adjust_saturation",
     "auto_white_balance",
+    "box_mask",
     "color_statistics",
+    "deblur_frame",
+    "deblur_frames",
+    "denoise_frames",
     "detect_shots",
     "enhance_contrast",
+    "estimate_blur_sigma",
+    "estimate_noise_sigma",
     "gray_world_gains",
     "flow_inconsistency",
+    "inpaint_frame",
+    "inpaint_frames",
     "interpolate_frames",
     "interpolate_pair",
     "is_scene_cut",
@@ -59,5 +101,7 @@ __all__ = [
     "retimed_frame_count",
     "scene_cut_score",
     "transfer_color",
+    "unsharp_mask",
     "warp_backward",
+    "wiener_deconvolve",
 ]
