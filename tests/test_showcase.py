@@ -19,7 +19,7 @@ def test_showcase_writes_processes_and_records_everything(tmp_path: Path) -> Non
         outputs = run_showcase(
             tmp_path / "out", library=library, on_step=lambda text, done, total: steps.append(text)
         )
-        assert len(outputs) == 7 and library.count() == 7
+        assert len(outputs) == 13 and library.count() == 13
         for item in outputs:
             assert item.path.is_file()
             assert library.verify(item.path).status == "recorded"
@@ -54,7 +54,7 @@ def test_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "demo outputs" in out
     with OutputLibrary() as library:
         paths = {Path(record.path).name for record in library.list()}
-    assert "clip-normalized.mp4" in paths and len(paths) == 7
+    assert "clip-normalized.mp4" in paths and len(paths) == 13
     assert (tmp_path / "demo" / "clip-normalized.mp4").is_file()
 
 

@@ -99,7 +99,7 @@ def run_showcase(
     own_library = library is None
     lib = library or OutputLibrary()
     written: list[ShowcaseOutput] = []
-    steps = 7
+    steps = 10
 
     def step(n: int, text: str) -> None:
         if on_step:
@@ -202,11 +202,164 @@ def run_showcase(
         )
         save_audio(neural_path, neural_audio, neural_sr, tags=prov.as_tags())
         record(neural_path, prov, "the melody played by the shipped GAN instrument")
-        step(7, "done")
+
+        step(7, "composing a folk tune with the melody model")
+        for path, prov, description in _compose_tune(out):
+            record(path, prov, description)
+
+        step(8, "harmonizing the tune in four parts")
+        for path, prov, description in _harmonize_tune(out):
+            record(path, prov, description)
+
+        step(9, "cleaning up a noisy voice recording")
+        for path, prov, description in _enhance_speech(out):
+            record(path, prov, description)
+        step(10, "done")
     finally:
         if own_library:
             lib.close()
     return written
+
+
+#: The demo composition's controls.
+DEMO_PROMPT = "a lively folk tune in D major, 8 bars"
+
+
+def _compose_tune(out: Path) -> list[tuple[Path, Provenance, str]]:
+    """Compose 8 copy-checked bars with the shipped melody model; write MIDI, MusicXML, WAV."""
+    from aigc_studio.media import save_midi
+    from aigc_studio.music.compose import compose_melody
+    from aigc_studio.music.copy_check import corpus_index
+    from aigc_studio.music.prompt import CompositionControls, merge_controls, parse_prompt
+    from aigc_studio.music.rendering import render_midi
+    from aigc_studio.music.scores import melody_to_midi, melody_to_score, write_musicxml
+    from aigc_studio.training import load_trained
+
+    trained = load_trained("melody-folk")
+    index = corpus_index(Path(trained.source) / "copy-index.npz")
+    defaults = CompositionControls("folk", 7, "major", "4/4", 100.0, 16, 1.0)
+    controls = merge_controls(parse_prompt(DEMO_PROMPT), CompositionControls(), defaults)
+    result = compose_melody(trained, controls, seed=0, copy_index=index)
+    key = (controls.key, controls.mode or "major")
+    midi = melody_to_midi(result.events, tempo=controls.tempo, meter=controls.meter, key=key)
+    params = {"prompt": DEMO_PROMPT, **result.controls.to_dict(), "copy_check": result.copy_report}
+
+    def prov(kind: str, inputs: tuple = ()) -> Provenance:
+        return Provenance.create(
+            "demo compose",
+            params,
+            kind=kind,
+            inputs=inputs,
+            model=trained.name,
+            checkpoint_sha256=trained.source_sha256,
+            seed=result.seed,
+        )
+
+    mid_path, xml_path, wav_path = out / "tune.mid", out / "tune.musicxml", out / "tune.wav"
+    mid_prov = prov("midi")
+    save_midi(mid_path, midi, tags=mid_prov.as_tags())
+    score = melody_to_score(
+        result.events, meter=controls.meter, key=key, tempo=controls.tempo, title=DEMO_PROMPT
+    )
+    write_musicxml(score, xml_path)
+    audio, sr, used = render_midi(midi, instrument="flute", sr=44_100)
+    wav_prov = prov("audio", (mid_path,))
+    save_audio(wav_path, audio, sr, tags=wav_prov.as_tags())
+    shared = (result.copy_report or {}).get("length_notes")
+    return [
+        (
+            mid_path,
+            mid_prov,
+            f'"{DEMO_PROMPT}" composed (longest run shared with the corpus: {shared} notes)',
+        ),
+        (xml_path, prov("score"), "the same tune as MusicXML (opens in MuseScore)"),
+        (wav_path, wav_prov, f"the tune rendered on a flute ({used})"),
+    ]
+
+
+def _harmonize_tune(out: Path) -> list[tuple[Path, Provenance, str]]:
+    """Harmonize the composed tune with the shipped chorale model (SATB MIDI)."""
+    from aigc_studio.datasets.chorale_tokens import (
+        midi_meter_and_key,
+        soprano_steps_from_midi,
+        voices_to_pretty_midi,
+    )
+    from aigc_studio.media import load_midi, save_midi
+    from aigc_studio.music.harmonize import harmonize
+    from aigc_studio.training import load_trained
+
+    tune = load_midi(out / "tune.mid")
+    meter, key = midi_meter_and_key(tune)
+    trained = load_trained("chorale-harmonizer")
+    grid = harmonize(
+        soprano_steps_from_midi(tune), trained, meter=meter or "4/4", key=key, temperature=0.8
+    )
+    path = out / "tune-harmonized.mid"
+    prov = Provenance.create(
+        "demo harmonize",
+        {"temperature": 0.8},
+        kind="midi",
+        inputs=[out / "tune.mid"],
+        model=trained.name,
+        checkpoint_sha256=trained.source_sha256,
+        seed=0,
+    )
+    save_midi(path, voices_to_pretty_midi(grid, 80.0, meter=meter, key=key), tags=prov.as_tags())
+    return [(path, prov, "the tune with alto, tenor and bass added (Bach-chorale style)")]
+
+
+def _enhance_speech(out: Path) -> list[tuple[Path, Provenance, str]]:
+    """Speak a sentence with espeak-ng (or use a tone melody), add noise and hum, enhance it."""
+    from aigc_studio.audio.denoise import trained_denoiser
+    from aigc_studio.audio.enhance import enhance
+    from aigc_studio.dsp import harmonic_tone
+
+    sr = 16_000
+    speech = _spoken_sentence(sr)
+    if speech is None:  # no espeak-ng: a sung-like tone stands in for the voice
+        speech = np.concatenate([harmonic_tone(f, 0.4, sr) for f in (196, 220, 247, 262)])
+    speech = 0.3 * speech / max(float(np.abs(speech).max()), 1e-9)
+    t = np.arange(speech.size) / sr
+    noise = np.resize(colored_noise(speech.size / sr, sr, color="pink", seed=0), speech.size)
+    noisy = speech + 0.5 * noise + 0.03 * np.sin(2 * np.pi * 50 * t)
+    noisy = noisy.astype(np.float32)[None]
+    noisy_path, clean_path = out / "voice-noisy.wav", out / "voice-enhanced.wav"
+    noisy_prov = Provenance.create("demo noisy-voice", {"hum_hz": 50}, kind="audio", seed=0)
+    save_audio(noisy_path, noisy, sr, tags=noisy_prov.as_tags())
+    model = trained_denoiser()
+    enhanced, report = enhance(noisy, sr, model=model)
+    prov = Provenance.create(
+        "demo enhance",
+        report.to_dict(),
+        kind="audio",
+        inputs=[noisy_path],
+        model=model.name,
+        checkpoint_sha256=model.source_sha256,
+    )
+    save_audio(clean_path, enhanced, sr, tags=prov.as_tags())
+    return [
+        (noisy_path, noisy_prov, "a voice with pink noise and 50 Hz hum"),
+        (clean_path, prov, "enhanced: " + report.summary()),
+    ]
+
+
+def _spoken_sentence(sr: int) -> np.ndarray | None:
+    """Return espeak-ng speaking one sentence at ``sr``, or None where espeak-ng is missing."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("espeak-ng") is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        wav = Path(scratch) / "speech.wav"
+        subprocess.run(
+            ["espeak-ng", "-w", str(wav), "The studio cleans up noisy voice recordings."],
+            check=True,
+            capture_output=True,
+        )
+        audio, _ = load_audio(wav, sr=sr, mono=True)
+    return audio[0]
 
 
 def _play_on_neural_instrument() -> tuple[np.ndarray, int, str, str]:
