@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -304,3 +305,26 @@ def test_export_of_a_language_model_with_tied_embeddings(data, tmp_path: Path) -
     model = loaded.modules["model"]
     assert model.head.weight is model.token_embedding.weight  # still tied after loading
     np.testing.assert_array_equal(from_run["tokens"], loaded.generate(2, seed=3)["tokens"])
+
+
+def test_cosine_decay_lowers_the_rate_and_resumes_exactly(data, tmp_path: Path) -> None:
+    decay = {"lr_decay_start": 2, "lr_final_ratio": 0.1}
+    train(family_config("lstm", data, tmp_path / "straight", steps=6, **decay))
+    # Interrupted at step 3 (its checkpoint), then resumed to the same 6 steps.
+    train(family_config("lstm", data, tmp_path / "split", steps=6, checkpoint_every=3, **decay))
+    (tmp_path / "split" / "checkpoints" / "step-00000006.pt").unlink()
+    shutil.copy(
+        tmp_path / "split" / "checkpoints" / "step-00000003.pt",
+        tmp_path / "split" / "checkpoints" / "latest.pt",
+    )
+    train(family_config("lstm", data, tmp_path / "split", steps=6, **decay), resume=True)
+    payload = load_checkpoint(tmp_path / "straight")
+    resumed = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
+    for key, tensor in payload["modules"]["model"].items():
+        assert torch.equal(tensor, resumed["modules"]["model"][key]), key
+    lr = payload["optimizers"]["model"]["param_groups"][0]["lr"]
+    config = family_config("lstm", data, tmp_path / "x", steps=6, **decay)
+    assert lr == pytest.approx(config.lr * config.lr_factor(5))  # the last step's rate
+    assert config.lr_factor(6) == pytest.approx(0.1) and config.lr_factor(2) == 1.0
+    with pytest.raises(ConfigError, match="lr_decay_start"):
+        family_config("lstm", data, tmp_path / "y", steps=6, lr_decay_start=6)

@@ -7,6 +7,7 @@ A run is described by a :class:`TrainConfig`; presets (TOML files shipped in
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -39,6 +40,12 @@ class TrainConfig:
         Items per step on each process.
     lr, lr_discriminator : float
         AdamW learning rates (the discriminator's defaults to ``lr``).
+    lr_decay_start : int or None
+        From this step on, every learning rate follows a half-cosine down to ``lr_final_ratio``
+        of its value at ``steps`` (Loshchilov & Hutter 2017, without restarts); None keeps the
+        rates constant. A function of the step only, so resuming stays exact.
+    lr_final_ratio : float
+        The rates' fraction left at the last step when ``lr_decay_start`` is set.
     betas : tuple of float
         AdamW betas; GANs conventionally use (0.5, 0.9) or (0.8, 0.99).
     weight_decay : float
@@ -68,6 +75,8 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 2e-4
     lr_discriminator: float | None = None
+    lr_decay_start: int | None = None
+    lr_final_ratio: float = 0.1
     betas: tuple[float, float] = (0.8, 0.99)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -83,6 +92,21 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
         self.validate()
+
+    def lr_factor(self, step: int) -> float:
+        """Return the factor on every base learning rate at optimizer step ``step`` (0-based).
+
+        Examples
+        --------
+        >>> c = TrainConfig("m", "d", "r", steps=10, lr_decay_start=5, lr_final_ratio=0.1)
+        >>> [round(c.lr_factor(s), 3) for s in (0, 5, 10)]
+        [1.0, 1.0, 0.1]
+        """
+        if self.lr_decay_start is None or step <= self.lr_decay_start:
+            return 1.0
+        progress = min(1.0, (step - self.lr_decay_start) / (self.steps - self.lr_decay_start))
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.lr_final_ratio + (1.0 - self.lr_final_ratio) * cosine
 
     def validate(self) -> None:
         """Check every value's range.
@@ -102,6 +126,14 @@ class TrainConfig:
             (
                 self.lr_discriminator is None or 0 < self.lr_discriminator < 1,
                 f"lr_discriminator must be in (0, 1), got {self.lr_discriminator}",
+            ),
+            (
+                self.lr_decay_start is None or 0 <= self.lr_decay_start < self.steps,
+                f"lr_decay_start must be in [0, steps={self.steps}), got {self.lr_decay_start}",
+            ),
+            (
+                0 < self.lr_final_ratio <= 1,
+                f"lr_final_ratio must be in (0, 1], got {self.lr_final_ratio}",
             ),
             (
                 len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),

@@ -126,6 +126,7 @@ class Trainer:
         start = 0
         if checkpoint is not None:
             start = self._restore(checkpoint, modules, optimizers, emas)
+        base_lrs = {name: plan.lr for name, plan in plans.items()}
         wrapped = {name: wrap_module(module, context) for name, module in modules.items()}
         batcher = StepBatcher(
             task.dataset("train"),
@@ -149,6 +150,11 @@ class Trainer:
                     interrupted = True
                     break
                 torch.manual_seed(step_seed(config.seed, step, context.rank))
+                if config.lr_decay_start is not None:
+                    factor = config.lr_factor(step)
+                    for name, optimizer in optimizers.items():
+                        for group in optimizer.param_groups:
+                            group["lr"] = base_lrs[name] * factor
                 batch = batcher.batch(step, context.device)
                 with task.autocast():
                     losses = task.step(batch, step, wrapped, update)
