@@ -433,12 +433,16 @@ def _normalize(
     if loudness < level + headroom + MIN_LIMITING_BENEFIT_LU:
         # Impulsive material (clicks, drum hits) loses as much loudness as its peaks lose:
         # limiting would flatten it for nothing, so only the gain the peaks allow is applied.
+        short = target_lufs - (level + headroom)
         note = (
-            f"target not reached: the peaks allow {headroom:+.1f} dB of gain and limiting "
-            "them would not make this material louder"
+            f"target not reached ({short:.1f} LU short): the peaks allow {headroom:+.1f} dB of "
+            "gain and limiting them would not make this material louder"
         )
         return _scaled(audio, headroom), float(headroom), 0.0, (note,)
-    note = f"target not reached: it needs more than {MAX_LIMITING_DB:g} dB of peak limiting"
+    note = (
+        f"target not reached ({target_lufs - loudness:.1f} LU short): it needs more than "
+        f"{MAX_LIMITING_DB:g} dB of peak limiting"
+    )
     return out, float(gain), float(reduction), (note,)
 
 
