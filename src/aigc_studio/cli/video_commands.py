@@ -8,7 +8,7 @@ and writes the output only once it is complete; the work itself is done by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -381,17 +381,22 @@ class _FrameTimes:
 def _write_restored(
     source: Path,
     output: Path,
-    frames: Iterable[np.ndarray],
+    process: Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]],
     *,
     reader: Any,
-    times: _FrameTimes,
     prov: Provenance,
     codec: str,
     crf: int,
     description: str,
 ) -> None:
-    """Encode a processed stream at its input times, with the input's audio, then record it."""
+    """Run ``process`` over the frames and encode its output at the input times.
+
+    The input's audio is carried over and the output is recorded in the library.
+    """
     from aigc_studio.media.video_io import VideoWriter
+
+    times = _FrameTimes(reader)
+    frames = process(times.frames())
 
     with (
         VideoWriter(
@@ -409,6 +414,38 @@ def _write_restored(
             writer.write(frame, time=times.pop())
             bar.advance(task)
     record_output(output, prov)
+
+
+def _restore(
+    command: str,
+    params: dict[str, Any],
+    source: Path,
+    output: Path,
+    process: Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]],
+    *,
+    codec: str,
+    crf: int,
+    description: str,
+) -> None:
+    """Open ``source`` upright, run ``process`` over its frames and write ``output``."""
+    from aigc_studio.library import Provenance
+    from aigc_studio.media.video_io import VideoReader
+
+    _refuse_overwrite(source, output)
+    with VideoReader(source, upright=True) as reader:
+        prov = Provenance.create(
+            command, {**params, "crf": crf, "codec": codec}, kind="video", inputs=[source]
+        )
+        _write_restored(
+            source,
+            output,
+            process,
+            reader=reader,
+            prov=prov,
+            codec=codec,
+            crf=crf,
+            description=description,
+        )
 
 
 #: What ``--method`` of ``aigc video deblur`` accepts.
@@ -451,8 +488,6 @@ def deblur(
     planned; none is shipped yet.
     """
     from aigc_studio.errors import ConfigError, ParameterError
-    from aigc_studio.library import Provenance
-    from aigc_studio.media.video_io import VideoReader
     from aigc_studio.video.deblur import DeblurConfig, Deblurrer
 
     if method not in DEBLUR_CHOICES:
@@ -466,26 +501,16 @@ def deblur(
         )
     config = DeblurConfig(method=method, strength=strength, psf=psf, sigma=sigma, nsr=nsr)
     deblurrer = Deblurrer(config)
-    _refuse_overwrite(source, output)
-    with VideoReader(source, upright=True) as reader:
-        prov = Provenance.create(
-            "video deblur",
-            {**config.to_dict(), "crf": crf, "codec": codec},
-            kind="video",
-            inputs=[source],
-        )
-        times = _FrameTimes(reader)
-        _write_restored(
-            source,
-            output,
-            deblurrer.process(times.frames()),
-            reader=reader,
-            times=times,
-            prov=prov,
-            codec=codec,
-            crf=crf,
-            description="deblurring",
-        )
+    _restore(
+        "video deblur",
+        config.to_dict(),
+        source,
+        output,
+        deblurrer.process,
+        codec=codec,
+        crf=crf,
+        description="deblurring",
+    )
     if deblurrer.sigmas and sigma is None:
         shown = ", ".join(f"{value:.2f}" for value in deblurrer.sigmas[:8])
         more = " …" if len(deblurrer.sigmas) > 8 else ""
@@ -585,13 +610,11 @@ def inpaint(
             inputs=[source] + ([mask] if mask is not None else []),
         )  # fmt: skip
         inpainter = VideoInpainter(config)
-        times = _FrameTimes(reader)
         _write_restored(
             source,
             output,
-            inpainter.process(times.frames(), masks),
+            lambda frames: inpainter.process(frames, masks),
             reader=reader,
-            times=times,
             prov=prov,
             codec=codec,
             crf=crf,
@@ -626,32 +649,20 @@ def denoise(
     Neighbours are warped along DIS optical flow and weighted by how well they match, so moving
     edges do not ghost; the noise level is measured from the video.
     """
-    from aigc_studio.library import Provenance
-    from aigc_studio.media.video_io import VideoReader
     from aigc_studio.video.denoise import DenoiseConfig, VideoDenoiser
 
     config = DenoiseConfig(strength=strength, radius=radius)
     denoiser = VideoDenoiser(config)
-    _refuse_overwrite(source, output)
-    with VideoReader(source, upright=True) as reader:
-        prov = Provenance.create(
-            "video denoise",
-            {**config.to_dict(), "crf": crf, "codec": codec},
-            kind="video",
-            inputs=[source],
-        )
-        times = _FrameTimes(reader)
-        _write_restored(
-            source,
-            output,
-            denoiser.process(times.frames()),
-            reader=reader,
-            times=times,
-            prov=prov,
-            codec=codec,
-            crf=crf,
-            description="denoising",
-        )
+    _restore(
+        "video denoise",
+        config.to_dict(),
+        source,
+        output,
+        denoiser.process,
+        codec=codec,
+        crf=crf,
+        description="denoising",
+    )
     if denoiser.noise_sigma is not None:
         say(f"measured noise: sigma {denoiser.noise_sigma:.1f} levels (8-bit)")
 
@@ -688,8 +699,6 @@ def enhance(
     be switched off.
     """
     from aigc_studio.errors import ParameterError
-    from aigc_studio.library import Provenance
-    from aigc_studio.media.video_io import VideoReader
     from aigc_studio.video.color import ColorCorrectionConfig, ColorCorrector
     from aigc_studio.video.deblur import DeblurConfig, Deblurrer
     from aigc_studio.video.denoise import DenoiseConfig, VideoDenoiser
@@ -708,31 +717,23 @@ def enhance(
         )
     if color:
         steps.append(("color", ColorCorrector(ColorCorrectionConfig())))
-    _refuse_overwrite(source, output)
-    with VideoReader(source, upright=True) as reader:
-        prov = Provenance.create(
-            "video enhance",
-            {
-                **{name: step.config.to_dict() for name, step in steps},
-                "steps": [name for name, _ in steps],
-                "crf": crf,
-                "codec": codec,
-            },
-            kind="video",
-            inputs=[source],
-        )
-        times = _FrameTimes(reader)
-        frames: Iterable[np.ndarray] = times.frames()
+
+    def chain(frames: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
         for _, step in steps:
             frames = step.process(frames)
-        _write_restored(
-            source,
-            output,
-            frames,
-            reader=reader,
-            times=times,
-            prov=prov,
-            codec=codec,
-            crf=crf,
-            description="enhancing",
-        )
+        return frames
+
+    params = {
+        **{name: step.config.to_dict() for name, step in steps},
+        "steps": [name for name, _ in steps],
+    }
+    _restore(
+        "video enhance",
+        params,
+        source,
+        output,
+        chain,
+        codec=codec,
+        crf=crf,
+        description="enhancing",
+    )
