@@ -21,7 +21,7 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame
+from aigc_studio.video.frame_checks import check_frame, check_number
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
 __all__ = [
@@ -43,15 +43,6 @@ _CLIPPED_LEVEL = 250
 #: (a title card) would otherwise have its noise amplified without bound.
 _MAX_STD_RATIO = 3.0
 _MIN_STD = 1e-3
-
-
-def _check_number(value: object, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ParameterError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
-    number = float(value)
-    if not low <= number <= high:
-        raise ParameterError(f"{name}={value} is outside the supported range [{low:g}, {high:g}]")
-    return number
 
 
 def _check_tiles(tile_grid: object) -> int:
@@ -99,7 +90,7 @@ def gray_world_gains(frame: np.ndarray, *, max_gain: float = 2.0) -> np.ndarray:
         If ``frame`` is not a uint8 (H, W, 3) array.
     """
     check_frame(frame)
-    max_gain = _check_number(max_gain, "max_gain", 1.0, 10.0)
+    max_gain = check_number(max_gain, "max_gain", 1.0, 10.0)
     pixels = frame.reshape(-1, 3)
     unclipped = pixels.max(axis=1) < _CLIPPED_LEVEL
     # A frame that is mostly highlight says little; fall back to all pixels then.
@@ -146,7 +137,7 @@ def auto_white_balance(
     --------
     >>> balanced = auto_white_balance(frame)  # doctest: +SKIP
     """
-    strength = _check_number(strength, "strength", 0.0, 1.0)
+    strength = check_number(strength, "strength", 0.0, 1.0)
     gains = gray_world_gains(frame, max_gain=max_gain) ** strength
     return _to_uint8(_apply_gains(frame.astype(np.float32), gains))
 
@@ -187,7 +178,7 @@ def enhance_contrast(
         If ``frame`` is not a uint8 (H, W, 3) array.
     """
     check_frame(frame)
-    clip_limit = _check_number(clip_limit, "clip_limit", 1.0, 40.0)
+    clip_limit = check_number(clip_limit, "clip_limit", 1.0, 40.0)
     tiles = _check_tiles(tile_grid)
     lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB)
     clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(tiles, tiles))
@@ -286,7 +277,7 @@ def adjust_saturation(frame: np.ndarray, factor: float) -> np.ndarray:
         If ``frame`` is not a uint8 (H, W, 3) array.
     """
     check_frame(frame)
-    factor = _check_number(factor, "factor", 0.0, 4.0)
+    factor = check_number(factor, "factor", 0.0, 4.0)
     return _to_uint8(_saturate(frame.astype(np.float32), factor))
 
 
@@ -426,7 +417,7 @@ def transfer_color(
     """
     check_frame(frame)
     reference = _check_stats(reference_stats)
-    strength = _check_number(strength, "strength", 0.0, 1.0)
+    strength = check_number(strength, "strength", 0.0, 1.0)
     image = frame.astype(np.float32)
     lab = _lab(image)
     mean, std = _lab_moments(lab)
@@ -490,14 +481,14 @@ class ColorCorrectionConfig:
             for name in ("white_balance", "contrast"):
                 if not isinstance(getattr(self, name), bool):
                     raise ParameterError(f"{name} must be true or false")
-            _check_number(self.max_gain, "max_gain", 1.0, 10.0)
-            _check_number(self.clip_limit, "clip_limit", 1.0, 40.0)
+            check_number(self.max_gain, "max_gain", 1.0, 10.0)
+            check_number(self.clip_limit, "clip_limit", 1.0, 40.0)
             _check_tiles(self.tile_grid)
-            _check_number(self.saturation, "saturation", 0.0, 4.0)
-            _check_number(self.strength, "strength", 0.0, 1.0)
-            if _check_number(self.smoothing, "smoothing", 0.0, 1.0) >= 1.0:
+            check_number(self.saturation, "saturation", 0.0, 4.0)
+            check_number(self.strength, "strength", 0.0, 1.0)
+            if check_number(self.smoothing, "smoothing", 0.0, 1.0) >= 1.0:
                 raise ParameterError(f"smoothing={self.smoothing} must be below 1")
-            if _check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
+            if check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
                 raise ParameterError(f"scene_threshold={self.scene_threshold} must be above 0")
         except ParameterError as exc:
             raise ConfigError(f"color correction: {exc}") from None

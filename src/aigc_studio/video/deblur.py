@@ -25,7 +25,7 @@ import scipy.fft
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame
+from aigc_studio.video.frame_checks import check_frame, check_number
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
 __all__ = [
@@ -77,15 +77,6 @@ _REBLUR_SIGMA = 1.0
 _MIN_EDGE_PIXELS = 50
 
 
-def _check_number(value: object, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ParameterError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
-    number = float(value)
-    if not low <= number <= high:  # also refuses nan
-        raise ParameterError(f"{name}={value} is outside the supported range [{low:g}, {high:g}]")
-    return number
-
-
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
@@ -126,7 +117,7 @@ def gaussian_psf(sigma: float) -> np.ndarray:
     ParameterError
         If ``sigma`` is out of range.
     """
-    sigma = _check_number(sigma, "sigma", 0.0, 20.0)
+    sigma = check_number(sigma, "sigma", 0.0, 20.0)
     if sigma < 1e-3:
         return np.ones((1, 1), np.float32)
     half = math.ceil(3 * sigma)
@@ -157,7 +148,7 @@ def defocus_psf(radius: float) -> np.ndarray:
     ParameterError
         If ``radius`` is out of range.
     """
-    radius = _check_number(radius, "radius", 0.0, 40.0)
+    radius = check_number(radius, "radius", 0.0, 40.0)
     if radius < 0.5:
         return np.ones((1, 1), np.float32)
     half = math.ceil(radius)
@@ -335,7 +326,7 @@ def wiener_deconvolve(image: np.ndarray, psf: np.ndarray, nsr: float = 0.005) ->
     if image.ndim != 2 or image.size == 0:
         raise ParameterError(f"image must be a non-empty 2-D array, got shape {image.shape}")
     kernel = _check_psf(psf)
-    nsr = _check_number(nsr, "nsr", 1e-6, 1.0)
+    nsr = check_number(nsr, "nsr", 1e-6, 1.0)
     height, width = image.shape
     return _WienerFilter(height, width, kernel, nsr)(image.astype(np.float32))
 
@@ -382,9 +373,9 @@ def unsharp_mask(
     >>> crisp = unsharp_mask(frame, sigma=1.0, amount=0.6)  # doctest: +SKIP
     """
     check_frame(frame)
-    sigma = _check_number(sigma, "sigma", 0.3, 20.0)
-    amount = _check_number(amount, "amount", 0.0, 5.0)
-    threshold = _check_number(threshold, "threshold", 0.0, 255.0)
+    sigma = check_number(sigma, "sigma", 0.3, 20.0)
+    amount = check_number(amount, "amount", 0.0, 5.0)
+    threshold = check_number(threshold, "threshold", 0.0, 255.0)
     luma = _luma(frame)
     return _with_luma(frame, luma, _unsharp_luma(luma, sigma, amount, threshold))
 
@@ -458,14 +449,14 @@ class DeblurConfig:
                 raise ParameterError(
                     f"psf={self.psf!r} is not supported; use one of {', '.join(PSF_SHAPES)}"
                 )
-            _check_number(self.strength, "strength", 0.0, 3.0)
+            check_number(self.strength, "strength", 0.0, 3.0)
             if self.sigma is not None:
-                _check_number(self.sigma, "sigma", 0.0, MAX_SIGMA)
-            _check_number(self.nsr, "nsr", 1e-6, 1.0)
+                check_number(self.sigma, "sigma", 0.0, MAX_SIGMA)
+            check_number(self.nsr, "nsr", 1e-6, 1.0)
             frames = self.estimate_frames
             if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= 50:
                 raise ParameterError(f"estimate_frames={frames!r} must be an integer in [1, 50]")
-            if _check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
+            if check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
                 raise ParameterError(f"scene_threshold={self.scene_threshold} must be above 0")
         except ParameterError as exc:
             raise ConfigError(f"deblur: {exc}") from None
@@ -559,7 +550,7 @@ class Deblurrer:
 
     def set_sigma(self, sigma: float) -> None:
         """Use blur ``sigma`` (pixels) from now on, e.g. an estimate made elsewhere."""
-        self.sigma = min(_check_number(sigma, "sigma", 0.0, 20.0), MAX_SIGMA)
+        self.sigma = min(check_number(sigma, "sigma", 0.0, 20.0), MAX_SIGMA)
         self.sigmas.append(self.sigma)
         self._filters.clear()
 

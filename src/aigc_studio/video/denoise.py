@@ -22,7 +22,7 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame
+from aigc_studio.video.frame_checks import check_frame, check_number
 from aigc_studio.video.optical_flow import DIS_PRESETS, DISFlow, warp_backward
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
@@ -45,15 +45,6 @@ _WEIGHT_WIDTH = 2.25
 _RANGE_WIDTH = 3.0
 #: Weight of the past in the moving average of the noise estimate.
 _NOISE_SMOOTHING = 0.8
-
-
-def _check_number(value: object, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ParameterError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
-    number = float(value)
-    if not low <= number <= high:
-        raise ParameterError(f"{name}={value} is outside the supported range [{low:g}, {high:g}]")
-    return number
 
 
 def estimate_noise_sigma(frame: np.ndarray) -> float:
@@ -139,7 +130,7 @@ class DenoiseConfig:
             If a field has the wrong type or is out of range.
         """
         try:
-            _check_number(self.strength, "strength", 0.0, 4.0)
+            check_number(self.strength, "strength", 0.0, 4.0)
             radius = self.radius
             if isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius <= 8:
                 raise ParameterError(f"radius={radius!r} must be an integer in [0, 8]")
@@ -151,8 +142,8 @@ class DenoiseConfig:
             if not isinstance(self.spatial, bool):
                 raise ParameterError("spatial must be true or false")
             if self.noise_sigma is not None:
-                _check_number(self.noise_sigma, "noise_sigma", 0.0, 100.0)
-            if _check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
+                check_number(self.noise_sigma, "noise_sigma", 0.0, 100.0)
+            if check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
                 raise ParameterError(f"scene_threshold={self.scene_threshold} must be above 0")
         except ParameterError as exc:
             raise ConfigError(f"denoise: {exc}") from None

@@ -1,4 +1,4 @@
-"""Checks on the frames handed to the video functions, with messages that name the frame.
+"""Checks on the frames and settings handed to the video functions, with messages that name them.
 
 Only validation lives here; converting or fixing frames is the caller's job.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aigc_studio.errors import MediaError
+from aigc_studio.errors import MediaError, ParameterError
 
 
 def check_frame(
@@ -46,3 +46,19 @@ def check_frame(
             f"{shape[1]}x{shape[0]} (set by its first frame)"
         )
     return frame
+
+
+def check_number(value: object, name: str, low: float, high: float) -> float:
+    """Return ``value`` as a float if it is a number in ``[low, high]``.
+
+    Raises
+    ------
+    ParameterError
+        If it is not a number (booleans included) or lies outside the range (NaN included).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ParameterError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    number = float(value)
+    if not low <= number <= high:  # also refuses nan
+        raise ParameterError(f"{name}={value} is outside the supported range [{low:g}, {high:g}]")
+    return number
