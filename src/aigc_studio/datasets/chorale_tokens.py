@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aigc_studio.datasets.cache import write_cache
+from aigc_studio.datasets.melody_tokens import bach_chorale_files
 from aigc_studio.datasets.split import SPLITS, split_of
 from aigc_studio.errors import MediaError, ParameterError
 
@@ -779,15 +780,7 @@ def prepare_bach_chorales(
     """
     from music21 import corpus
 
-    if max_pieces is not None and max_pieces < 1:
-        raise ParameterError(f"max_pieces must be at least 1, got {max_pieces}")
-    names = list(
-        dict.fromkeys(
-            corpus.chorales.Iterator(numberingSystem="riemenschneider", returnType="filename")
-        )
-    )
-    if max_pieces is not None:
-        names = names[:max_pieces]
+    names = bach_chorale_files(max_pieces)
     pieces: list[tuple[str, Chorale]] = []
     skipped: list[dict[str, str]] = []
     for done, name in enumerate(names, start=1):

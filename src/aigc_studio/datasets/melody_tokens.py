@@ -682,6 +682,29 @@ def midi_top_line_events(midi: Any) -> list[MelodyEvent]:
     return melody_events_from_notes(notes, bar_starts)
 
 
+def bach_chorale_files(max_pieces: int | None = None) -> list[str]:
+    """Return the distinct Bach chorale files of music21's corpus, in Riemenschneider order.
+
+    The 371 numbered chorales hold 350 distinct files (some chorales share one); both chorale
+    datasets (melodies and four-part) read them from here, so they hold the same pieces.
+
+    Raises
+    ------
+    ParameterError
+        If ``max_pieces`` is below 1.
+    """
+    from music21 import corpus
+
+    if max_pieces is not None and max_pieces < 1:
+        raise ParameterError(f"max_pieces must be at least 1, got {max_pieces}")
+    names = list(
+        dict.fromkeys(
+            corpus.chorales.Iterator(numberingSystem="riemenschneider", returnType="filename")
+        )
+    )
+    return names if max_pieces is None else names[:max_pieces]
+
+
 def prepare_bach_melodies(
     out_root: str | os.PathLike[str],
     *,
@@ -726,15 +749,7 @@ def prepare_bach_melodies(
     """
     from music21 import corpus
 
-    if max_pieces is not None and max_pieces < 1:
-        raise ParameterError(f"max_pieces must be at least 1, got {max_pieces}")
-    names = list(
-        dict.fromkeys(
-            corpus.chorales.Iterator(numberingSystem="riemenschneider", returnType="filename")
-        )
-    )
-    if max_pieces is not None:
-        names = names[:max_pieces]
+    names = bach_chorale_files(max_pieces)
     pieces: list[MelodyPiece] = []
     skipped: list[dict[str, str]] = []
     for done, name in enumerate(names, start=1):
