@@ -46,7 +46,7 @@ from aigc_studio.datasets.melody_tokens import (
     grid_steps,
 )
 from aigc_studio.errors import ParameterError
-from aigc_studio.models.spectrogram_vae import SpectrogramVAE, elbo_loss
+from aigc_studio.models.spectrogram_vae import SpectrogramVAE, kl_term
 
 __all__ = [
     "HOLD",
@@ -395,7 +395,7 @@ def melody_vae_loss(
     ``loss = reconstruction + beta_t * kl`` where ``reconstruction`` is the cross-entropy of
     the true classes summed over the steps and averaged over the batch (the negative
     categorical log-likelihood, nats per window), and ``kl`` and ``beta_t`` are those of
-    :func:`aigc_studio.models.spectrogram_vae.elbo_loss` (analytic Gaussian KL floored at
+    :func:`aigc_studio.models.spectrogram_vae.kl_term` (analytic Gaussian KL floored at
     ``free_bits`` nats per dimension; ``beta`` reached linearly over ``kl_warmup_steps``).
 
     Parameters
@@ -428,19 +428,23 @@ def melody_vae_loss(
             f"logits must be (B, steps, {NUM_CLASSES}) for x of shape (B, steps); got "
             f"{tuple(logits.shape)} and {tuple(x.shape)}"
         )
-    # The KL term, its warm-up and free bits are the spectrogram VAE's: an empty reconstruction
-    # makes elbo_loss return exactly them, so the two VAEs cannot drift apart.
-    empty = mu.new_zeros(mu.shape[0], 0)
-    kl_terms = elbo_loss(empty, empty, mu, logvar, step=step, config=config)
+    if mu.shape != logvar.shape or mu.ndim != 2 or mu.shape[0] != x.shape[0]:
+        raise ParameterError(
+            f"mu and logvar must both be (B, latent_dim) with B={x.shape[0]}; got "
+            f"{tuple(mu.shape)} and {tuple(logvar.shape)}"
+        )
+    if step < 0:
+        raise ParameterError(f"step must be >= 0, got {step}")
+    kl, beta_t = kl_term(mu, logvar, step=step, config=config)
     reconstruction = (
         F.cross_entropy(logits.float().transpose(1, 2), x, reduction="none").sum(dim=1).mean()
     )
     accuracy = (logits.detach().argmax(dim=-1) == x).float().mean()
     return {
-        "loss": reconstruction + kl_terms["beta"] * kl_terms["kl"],
+        "loss": reconstruction + beta_t * kl,
         "reconstruction": reconstruction,
-        "kl": kl_terms["kl"],
-        "beta": kl_terms["beta"],
+        "kl": kl,
+        "beta": beta_t,
         "accuracy": accuracy,
     }
 
