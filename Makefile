@@ -55,7 +55,8 @@ bench: $(VENV)/.bench-stamp system-deps
 
 # Shipped weights: each is reproduced on the CPU by one target (prepare the data, train the preset,
 # resuming if a run was interrupted, evaluate on the held-out split, export to the package).
-WEIGHTS := neural-instrument vocoder-instrument denoiser-speech melody-folk chorale-harmonizer melody-vae
+WEIGHTS := neural-instrument vocoder-instrument denoiser-speech melody-folk chorale-harmonizer melody-vae \
+  melody-vae-2bar
 PRESET_neural-instrument := specgan-instrument
 PRESET_vocoder-instrument := vocoder-instrument
 PRESET_denoiser-speech := denoiser-speech
@@ -65,9 +66,11 @@ DATA_denoiser-speech := speech-noise
 PRESET_melody-folk := transformer-folk
 PRESET_chorale-harmonizer := transformer-chorales
 PRESET_melody-vae := melody-vae-folk
+PRESET_melody-vae-2bar := melody-vae-2bar-folk
 DATA_melody-folk := folk-melodies
 DATA_chorale-harmonizer := bach-chorales
 DATA_melody-vae := folk-melodies
+DATA_melody-vae-2bar := folk-melodies
 # The melody model ships the copy-check index of its training corpus.
 AFTER_melody-folk = $(BIN)/aigc music index folk-melodies -o src/aigc_studio/weights/melody-folk/copy-index.npz
 AFTER_chorale-harmonizer = $(BIN)/aigc music index bach-melodies -o src/aigc_studio/weights/chorale-harmonizer/copy-index.npz

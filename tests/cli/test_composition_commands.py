@@ -202,6 +202,16 @@ def test_vary_and_interpolate_write_one_file_per_melody(tmp_path: Path, vae_run:
     assert len(list(morph.glob("*.mid"))) == 4 and len(list(morph.glob("*.musicxml"))) == 4
 
 
+def test_vary_refuses_a_window_no_shipped_vae_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    theme = _write_melody(tmp_path / "a.mid", [60, 62, 64, 65, 67, 69, 71, 72] * 4)
+    out = tmp_path / "v"
+    assert run(["music", "vary", str(theme), "--bars", "3", "-o", str(out)]) == 2
+    assert "--bars must be one of [2, 4]" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -76,3 +76,29 @@ def test_magnitude_prior_starts_at_the_pseudo_inverse() -> None:
         ISTFTVocoderConfig(n_mels=64, channels=16, layers=1, magnitude_prior=False)
     )
     assert not hasattr(no_prior, "mel_inverse")
+
+
+def test_integrated_phase_turns_each_bin_at_its_centre_plus_the_deviation() -> None:
+    config = ISTFTVocoderConfig.from_dict({**SMALL, "phase": "integrated"})
+    gen = ISTFTVocoderGenerator(config)
+    bins = config.n_fft // 2 + 1
+    torch.manual_seed(0)
+    deviation = torch.randn(1, bins, 1).expand(1, bins, 12)  # steady over time
+    phase = gen._integrate_phase(deviation)[0]
+    turn = torch.remainder(phase[:, 1:] - phase[:, :-1], 2 * torch.pi)
+    k = torch.arange(bins)
+    expected = torch.remainder(
+        2 * torch.pi * k * config.hop_length / config.n_fft
+        + torch.pi * torch.tanh(deviation[0, :, 0]),
+        2 * torch.pi,
+    )
+    diff = torch.remainder(turn - expected[:, None] + torch.pi, 2 * torch.pi) - torch.pi
+    assert float(diff.abs().max()) < 1e-4  # the same turn every frame: consistent phase
+    # Centred frames: neighbouring bins of one partial start half a turn apart.
+    first = torch.remainder(phase[:, 0] - torch.pi * k - expected, 2 * torch.pi)
+    assert float(torch.minimum(first, 2 * torch.pi - first).max()) < 1e-4
+
+
+def test_phase_mode_is_validated() -> None:
+    with pytest.raises(ConfigError, match="phase"):
+        ISTFTVocoderConfig.from_dict({**SMALL, "phase": "psychic"})

@@ -138,3 +138,28 @@ def test_remixing_swaps_noise_between_items_at_the_drawn_snr(pairs: Path, tmp_pa
         assert abs(float(torch.nn.functional.cosine_similarity(noise[row], own, dim=0))) < 0.5
     with pytest.raises(ConfigError, match="remix_fraction"):
         _ = Trainer(_config(pairs, tmp_path / "d", 1, task={"remix_fraction": 2.0}))
+
+
+def test_noise_eq_filters_each_noise_within_its_gain_span(pairs: Path, tmp_path: Path) -> None:
+    from aigc_studio.models.registry import build_model_config, get_model_spec
+    from aigc_studio.training.tasks import make_task
+
+    config = _config(pairs, tmp_path / "q", 1, task={"noise_eq_db": 12.0})
+    task = make_task(
+        get_model_spec("gru-denoiser"),
+        build_model_config("gru-denoiser", TINY),
+        config,
+        pairs,
+        torch.device("cpu"),
+    )
+    torch.manual_seed(0)
+    noise = torch.randn(3, 4000)
+    shaped = task._equalize(noise)
+    ratio_db = 20 * torch.log10(
+        torch.fft.rfft(shaped).abs() / torch.fft.rfft(noise).abs().clamp(min=1e-9)
+    )
+    assert float(ratio_db.abs().max()) <= 12.0 + 1e-3
+    assert float(ratio_db.std(dim=-1).min()) > 1.0  # a real, frequency-dependent filter
+    assert not torch.allclose(ratio_db[0], ratio_db[1])  # each item its own EQ
+    with pytest.raises(ConfigError, match="noise_eq_db"):
+        _ = Trainer(_config(pairs, tmp_path / "e", 1, task={"noise_eq_db": -1.0}))

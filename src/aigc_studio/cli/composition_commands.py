@@ -21,7 +21,8 @@ from aigc_studio.errors import ConfigError, ParameterError
 #: Shipped models behind the commands.
 MELODY_MODEL = "melody-folk"
 CHORALE_MODEL = "chorale-harmonizer"
-VAE_MODEL = "melody-vae"
+#: The shipped melody VAEs by window length in bars.
+VAE_MODELS: dict[int, str] = {2: "melody-vae-2bar", 4: "melody-vae"}
 #: Defaults per style: key (pitch class, mode), meter, tempo in quarter notes per minute.
 STYLE_DEFAULTS: dict[str, tuple[tuple[int, str], str, float]] = {
     "folk": ((7, "major"), "4/4", 100.0),
@@ -43,6 +44,18 @@ Instrument = Annotated[
     str | None, typer.Option(help="Instrument of audio outputs (piano, strings, flute, ...).")
 ]
 TargetLufs = Annotated[float, typer.Option(help="Loudness of audio outputs (LUFS).")]
+VaeBars = Annotated[
+    int,
+    typer.Option(
+        "--bars", help="Window of the shipped melody VAE: 2 or 4 bars (ignored with --model)."
+    ),
+]
+
+
+def _load_vae(model: Path | None, bars: int) -> Any:
+    if model is None and bars not in VAE_MODELS:
+        raise ParameterError(f"--bars must be one of {sorted(VAE_MODELS)}, got {bars}")
+    return _load(model, VAE_MODELS.get(bars, ""))
 
 
 def _load(model: Path | None, default: str) -> Any:
@@ -425,6 +438,7 @@ def interpolate(
     tempo: Annotated[float, typer.Option(help="Quarter notes per minute.")] = 100.0,
     seed: Seed = 0,
     model: ModelOption = None,
+    bars: VaeBars = 4,
     instrument: Instrument = None,
     target_lufs: TargetLufs = -16.0,
 ) -> None:
@@ -436,12 +450,12 @@ def interpolate(
     formats = formats or ["mid"]
     a_events, meter, key = _read_melody(first)
     b_events, _, _ = _read_melody(second)
-    trained = _load(model, VAE_MODEL)
+    trained = _load_vae(model, bars)
     vae = trained.modules["model"] if hasattr(trained, "modules") else trained
     melodies = interpolate_melodies(vae, a_events, b_events, steps, seed=seed)
     folder = _output_folder(output)
     for number, events in enumerate(melodies):
-        params = {"steps": steps, "index": number, "tempo": tempo}
+        params = {"steps": steps, "index": number, "tempo": tempo, "bars": bars}
         _melody_outputs(
             _vae_outputs(folder, f"interpolation-{number:02d}", formats),
             events,
@@ -473,6 +487,7 @@ def vary(
     tempo: Annotated[float, typer.Option(help="Quarter notes per minute.")] = 100.0,
     seed: Seed = 0,
     model: ModelOption = None,
+    bars: VaeBars = 4,
     instrument: Instrument = None,
     target_lufs: TargetLufs = -16.0,
 ) -> None:
@@ -485,12 +500,12 @@ def vary(
         raise ParameterError(f"--spread must be in [0, 3], got {spread}")
     formats = formats or ["mid"]
     events, meter, key = _read_melody(source)
-    trained = _load(model, VAE_MODEL)
+    trained = _load_vae(model, bars)
     vae = trained.modules["model"] if hasattr(trained, "modules") else trained
     variations = vary_melody(vae, events, n, spread=spread, seed=seed)
     folder = _output_folder(output)
     for number, melody in enumerate(variations):
-        params = {"n": n, "spread": spread, "index": number, "tempo": tempo}
+        params = {"n": n, "spread": spread, "index": number, "tempo": tempo, "bars": bars}
         _melody_outputs(
             _vae_outputs(folder, f"variation-{number:02d}", formats),
             melody,

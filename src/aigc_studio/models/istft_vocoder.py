@@ -29,6 +29,8 @@ from aigc_studio.models.vocoder import synthesize_numpy
 MAX_MAGNITUDE = 100.0
 #: Smallest magnitude of the pseudo-inverse prior (the mel feature's own floor).
 PRIOR_FLOOR = 1e-5
+#: How the head's second half becomes the STFT phase (see ``ISTFTVocoderConfig.phase``).
+PHASE_MODES = ("direct", "integrated")
 
 
 @dataclass
@@ -54,6 +56,14 @@ class ISTFTVocoderConfig:
         to the input (the magnitude Griffin-Lim starts from) instead of from scratch: training
         starts at Griffin-Lim's magnitude quality and only has to learn the difference and the
         phase.
+    phase : {"integrated", "direct"}
+        ``"integrated"``: the head predicts each bin's phase advance per frame (its
+        instantaneous frequency, as a deviation of at most half a turn from the bin's centre
+        frequency, the GANSynth parameterization of Engel et al. 2019), and the phase is its
+        running sum. A steady input then gives phase that turns at a steady rate, the
+        consistent phase of a sustained partial; ``"direct"`` (Vocos) predicts each frame's
+        phase on its own, which a convolutional stack keeps constant on a steady input, so that
+        sustained notes buzz at the frame rate.
     mel : MelConfig or dict, optional
         The feature being inverted; defaults to the studio feature with ``n_mels``/``hop_length``.
     """
@@ -65,6 +75,7 @@ class ISTFTVocoderConfig:
     layers: int = 6
     kernel_size: int = 7
     magnitude_prior: bool = True
+    phase: str = "direct"
     mel: MelConfig | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -87,6 +98,8 @@ class ISTFTVocoderConfig:
             raise ConfigError(f"layers must be in [1, 64], got {self.layers}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
+        if self.phase not in PHASE_MODES:
+            raise ConfigError(f"phase must be one of {list(PHASE_MODES)}, got {self.phase!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ISTFTVocoderConfig:
@@ -167,11 +180,24 @@ class ISTFTVocoderGenerator(nn.Module):
         self.output_norm = nn.LayerNorm(c)
         self.head = nn.Linear(c, config.n_fft + 2)
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        bins = torch.arange(config.n_fft // 2 + 1, dtype=torch.float64)
+        # A partial at bin k's centre frequency turns 2π k hop / n_fft per frame; centred
+        # frames start n_fft / 2 samples early, which puts a phase of π k on bin k.
+        self.register_buffer(
+            "centre_advance",
+            2 * torch.pi * bins * config.hop_length / config.n_fft,
+            persistent=False,
+        )
+        self.register_buffer("frame_offset", torch.pi * bins, persistent=False)
         if config.magnitude_prior:
             self.register_buffer("mel_inverse", _mel_pseudo_inverse(config), persistent=False)
             with torch.no_grad():  # start exactly at the prior: a zero correction
                 self.head.weight[: config.n_fft // 2 + 1].zero_()
                 self.head.bias[: config.n_fft // 2 + 1].zero_()
+        if config.phase == "integrated":
+            with torch.no_grad():  # start with every bin turning at its centre frequency
+                self.head.weight[config.n_fft // 2 + 1 :].zero_()
+                self.head.bias[config.n_fft // 2 + 1 :].zero_()
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         """Synthesize (B, 1, frames * hop_length) waveforms from (B, n_mels, frames) log-mels.
@@ -196,6 +222,8 @@ class ISTFTVocoderGenerator(nn.Module):
             prior = torch.matmul(self.mel_inverse, torch.exp(log_mel.float()))
             log_magnitude = log_magnitude + torch.log(prior.clamp(min=PRIOR_FLOOR))
         magnitude = torch.exp(log_magnitude).clamp(max=MAX_MAGNITUDE)
+        if self.config.phase == "integrated":
+            phase = self._integrate_phase(phase)
         spectrum = torch.polar(magnitude, phase)
         frames = log_mel.shape[-1]
         wave = torch.istft(
@@ -208,6 +236,16 @@ class ISTFTVocoderGenerator(nn.Module):
             length=frames * self.config.hop_length,
         )
         return wave.clamp(-1.0, 1.0).unsqueeze(1)
+
+    def _integrate_phase(self, deviation: torch.Tensor) -> torch.Tensor:
+        """Turn per-frame frequency deviations (B, bins, frames) into phase by a running sum.
+
+        The sum runs in float64 and wraps to one turn, so an hour of frames keeps its precision.
+        """
+        advance = self.centre_advance[:, None] + torch.pi * torch.tanh(deviation.double())
+        advance = torch.remainder(advance, 2 * torch.pi)
+        total = torch.remainder(torch.cumsum(advance, dim=-1), 2 * torch.pi)
+        return (total + self.frame_offset[:, None]).float()
 
     def remove_weight_norm(self) -> None:
         """Do nothing: this generator has no weight norm (kept for a uniform vocoder API)."""

@@ -19,6 +19,9 @@ from typing_extensions import override
 from aigc_studio.errors import ConfigError
 from aigc_studio.training.tasks.base import OptimizerPlan, TrainingTask, Update
 
+#: Centre frequencies (Hz) of the random graphic equalizer of ``noise_eq_db``: octaves from 62.5 Hz.
+EQ_ANCHORS_HZ: tuple[float, ...] = (62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+
 
 class EnhancementTask(TrainingTask):
     """Train a denoiser (``gru-denoiser``) on pairs of noisy and clean audio.
@@ -27,7 +30,11 @@ class EnhancementTask(TrainingTask):
     0 keeps whole items), ``remix_fraction`` and ``remix_snr_db`` (dynamic mixing: that fraction
     of each training batch gets the noise of another item of the batch, ``noisy - clean``,
     rescaled to an SNR drawn uniformly from the range, so that the network meets many more
-    speech/noise pairings than the cache holds), ``si_sdr_weight``, ``stft_weight`` (on spectral
+    speech/noise pairings than the cache holds), ``noise_eq_db`` (each remixed noise is first
+    shaped by a random graphic equalizer: gains drawn uniformly within ± that many dB at
+    ``EQ_ANCHORS_HZ``, interpolated on a log-frequency axis, as DNS-challenge and DeepFilterNet
+    training filter noise with random EQ so that the network meets noise spectra the synthesizers
+    never made; 0 turns it off), ``si_sdr_weight``, ``stft_weight`` (on spectral
     convergence + log-magnitude), and ``stft_fft_sizes``/``stft_hop_sizes``/``stft_win_lengths``
     (the resolutions of the STFT loss).
     """
@@ -37,6 +44,7 @@ class EnhancementTask(TrainingTask):
         "segment_samples": 16_000,
         "remix_fraction": 0.0,
         "remix_snr_db": [-5.0, 20.0],
+        "noise_eq_db": 0.0,
         "si_sdr_weight": 1.0,
         "stft_weight": 1.0,
         "stft_fft_sizes": [256, 512, 1024],
@@ -63,6 +71,8 @@ class EnhancementTask(TrainingTask):
             raise ConfigError(
                 f"remix_snr_db must be [low, high] within [-30, 60] dB, got {[low, high]}"
             )
+        if not 0.0 <= options["noise_eq_db"] <= 40.0:
+            raise ConfigError(f"noise_eq_db must be in [0, 40] dB, got {options['noise_eq_db']}")
         for name in ("si_sdr_weight", "stft_weight"):
             if not options[name] >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {options[name]}")
@@ -133,7 +143,7 @@ class EnhancementTask(TrainingTask):
         chosen = torch.rand(batch, device=clean.device) < fraction
         # A cyclic shift by 1..B-1 never gives an item its own noise back.
         shift = int(torch.randint(1, batch, ()).item())
-        donor = noise.roll(shift, dims=0)
+        donor = self._equalize(noise.roll(shift, dims=0))
         low, high = (float(v) for v in self.options["remix_snr_db"])
         snr_db = low + (high - low) * torch.rand(batch, device=clean.device)
         clean_power = clean.square().mean(dim=-1)
@@ -142,6 +152,25 @@ class EnhancementTask(TrainingTask):
         scale = torch.sqrt(clean_power / (donor_power + 1e-12) * 10.0 ** (-snr_db / 10.0))
         remixed = clean + donor * scale[:, None]
         return torch.where(usable[:, None], remixed, noisy)
+
+    def _equalize(self, noise: torch.Tensor) -> torch.Tensor:
+        """Filter each noise of a batch with its own random graphic EQ (see ``noise_eq_db``)."""
+        span = float(self.options["noise_eq_db"])
+        if span == 0.0:
+            return noise
+        batch, length = noise.shape
+        sr = self.model_config.sr
+        anchors = torch.log(torch.tensor(EQ_ANCHORS_HZ, device=noise.device))
+        gains_db = (2.0 * torch.rand(batch, anchors.numel(), device=noise.device) - 1.0) * span
+        freqs = torch.fft.rfftfreq(length, d=1.0 / sr, device=noise.device)
+        where = torch.log(freqs.clamp(min=EQ_ANCHORS_HZ[0])).clamp(max=float(anchors[-1]))
+        # Linear interpolation between the anchors on a log-frequency axis.
+        upper = torch.searchsorted(anchors, where).clamp(1, anchors.numel() - 1)
+        left, right = anchors[upper - 1], anchors[upper]
+        weight = ((where - left) / (right - left)).clamp(0.0, 1.0)
+        curve_db = gains_db[:, upper - 1] * (1.0 - weight) + gains_db[:, upper] * weight
+        spectrum = torch.fft.rfft(noise, dim=-1) * 10.0 ** (curve_db / 20.0)
+        return torch.fft.irfft(spectrum, n=length, dim=-1)
 
     def losses(
         self, enhanced: torch.Tensor, clean: torch.Tensor
