@@ -256,7 +256,7 @@ def _compose_chorale(
     """Sample a free four-part chorale; its soprano passes the copy check like a melody."""
     from aigc_studio.datasets.chorale_tokens import voices_to_pretty_midi
     from aigc_studio.music.compose import DEFAULT_MAX_ATTEMPTS, bar_steps
-    from aigc_studio.music.copy_check import longest_shared_run
+    from aigc_studio.music.copy_check import sample_original
     from aigc_studio.music.harmonize import sample_chorale
     from aigc_studio.music.scores import chorale_to_score
 
@@ -265,29 +265,23 @@ def _compose_chorale(
     index = None if allow_copying else _copy_index(trained, "bach-melodies")
     key = (controls.key, controls.mode or "major")
     steps = controls.bars * bar_steps(controls.meter) // 2  # sixteenths → eighth-note steps
-    report = None
-    for attempt in range(DEFAULT_MAX_ATTEMPTS):
-        grid = sample_chorale(
+    grid, seed, checked = sample_original(
+        lambda seed: sample_chorale(
             trained,
             steps=steps,
             meter=controls.meter,
             key=key,
             temperature=controls.temperature,
-            seed=seed + attempt,
-        )
-        if index is None:
-            break
-        soprano = [step.pitch for step in grid[0] if step.onset]
-        report = longest_shared_run(soprano, index).to_dict()
-        if report["length_notes"] <= max_shared:
-            break
-    else:
-        raise ParameterError(
-            f"every one of {DEFAULT_MAX_ATTEMPTS} chorales had a soprano sharing more than "
-            f"{max_shared} notes with a Bach chorale (e.g. {report['source_id']}); raise "
-            "--temperature, try another --seed, or pass --allow-copying"
-        )
-    seed += attempt
+            seed=seed,
+        ),
+        lambda grid: [step.pitch for step in grid[0] if step.onset],  # the soprano
+        index,
+        seed=seed,
+        max_shared=max_shared,
+        max_attempts=DEFAULT_MAX_ATTEMPTS,
+        what="chorales (their sopranos)",
+    )
+    report = None if checked is None else checked.to_dict()
     midi = voices_to_pretty_midi(grid, controls.tempo, meter=controls.meter, key=key)
     params = {**controls.to_dict(), "prompt": prompt, "copy_check": report}
     write_music(

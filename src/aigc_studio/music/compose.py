@@ -411,16 +411,13 @@ def _sample_checked(
     checked_prefix: list[mt.MelodyEvent] | None = None,
     window: int | None = None,
 ) -> Composition:
-    from aigc_studio.music.copy_check import longest_shared_run
+    from aigc_studio.music.copy_check import sample_original
 
-    if not 1 <= max_attempts <= 100:
-        raise ParameterError(f"max_attempts must be in [1, 100], got {max_attempts}")
-    if max_shared < 3:
-        raise ParameterError(f"max_shared must be at least 3 notes, got {max_shared}")
     tokenizer = mt.MelodyTokenizer()
     used = CompositionControls(**{**controls.to_dict(), "bars": bars, "temperature": temperature})
-    best: tuple[int, Composition] | None = None
-    for attempt in range(max_attempts):
+    first_seed = seed
+
+    def draw(seed: int) -> Composition:
         tokens = sample_bars(
             module,
             header + body,
@@ -428,24 +425,22 @@ def _sample_checked(
             bar_length=bar_length,
             temperature=temperature,
             top_p=top_p,
-            seed=seed + attempt,
+            seed=seed,
             window=window,
         )
-        events = tokenizer.decode(tokens)
-        composition = Composition(events, used, tokens, seed + attempt, attempt + 1)
-        if copy_index is None:
-            return composition
-        # A continuation is judged on what it adds, with the given melody's end as context.
-        context = (checked_prefix or [])[-4:]
-        report = longest_shared_run([e.pitch for e in context + events], copy_index)
-        composition.copy_report = report.to_dict()
-        if report.length_notes <= max_shared:
-            return composition
-        if best is None or report.length_notes < best[0]:
-            best = (report.length_notes, composition)
-    assert best is not None
-    raise ParameterError(
-        f"every one of {max_attempts} attempts shared more than {max_shared} notes with a "
-        f"training tune (best: {best[0]} notes with {best[1].copy_report['source_id']}); "
-        "raise --temperature, try another --seed, or pass --allow-copying"
+        return Composition(tokenizer.decode(tokens), used, tokens, seed, seed - first_seed + 1)
+
+    # A continuation is judged on what it adds, with the given melody's end as context.
+    context = [e.pitch for e in (checked_prefix or [])[-4:]]
+    composition, _, report = sample_original(
+        draw,
+        lambda drawn: context + [e.pitch for e in drawn.events],
+        copy_index,
+        seed=seed,
+        max_shared=max_shared,
+        max_attempts=max_attempts,
+        what="attempts",
     )
+    if report is not None:
+        composition.copy_report = report.to_dict()
+    return composition

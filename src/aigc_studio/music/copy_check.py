@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -362,6 +363,76 @@ def longest_shared_run(melody_pitches: Sequence[int | None], index: IntervalInde
         position=int(starts_q[best]),
         source_position=int(starts_c[best] - index.tune_starts[tune]),
         min_length=index.min_length,
+    )
+
+
+Drawn = TypeVar("Drawn")
+
+
+def sample_original(
+    draw: Callable[[int], Drawn],
+    pitches: Callable[[Drawn], Sequence[int | None]],
+    index: IntervalIndex | None,
+    *,
+    seed: int,
+    max_shared: int,
+    max_attempts: int,
+    what: str = "melodies",
+) -> tuple[Drawn, int, CopyReport | None]:
+    """Draw with seeds ``seed``, ``seed + 1``, ... until a draw copies at most ``max_shared`` notes.
+
+    The resampling half of the copy check: each draw's melody (``pitches(drawn)``) is looked up
+    with :func:`longest_shared_run`, and the first that shares a run of at most ``max_shared``
+    notes with an indexed tune is returned. With ``index=None`` the first draw is returned
+    unchecked.
+
+    Parameters
+    ----------
+    draw : callable
+        Makes one candidate from a seed.
+    pitches : callable
+        The pitches of a candidate that are checked (rests as ``None``).
+    index : IntervalIndex or None
+        The training corpus, or None to skip the check.
+    seed : int
+        Seed of the first draw.
+    max_shared : int
+        Longest shared run allowed, in notes (at least 3).
+    max_attempts : int
+        Draws before giving up, in [1, 100].
+    what : str
+        What is drawn, plural, for the error message.
+
+    Returns
+    -------
+    tuple
+        ``(candidate, its seed, its CopyReport or None when unchecked)``.
+
+    Raises
+    ------
+    ParameterError
+        If the limits are absurd, or every draw copies more than allowed (the message names
+        the closest one's source tune).
+    """
+    if not 1 <= max_attempts <= 100:
+        raise ParameterError(f"max_attempts must be in [1, 100], got {max_attempts}")
+    if max_shared < 3:
+        raise ParameterError(f"max_shared must be at least 3 notes, got {max_shared}")
+    best: CopyReport | None = None
+    for attempt in range(max_attempts):
+        drawn = draw(seed + attempt)
+        if index is None:
+            return drawn, seed + attempt, None
+        report = longest_shared_run(pitches(drawn), index)
+        if report.length_notes <= max_shared:
+            return drawn, seed + attempt, report
+        if best is None or report.length_notes < best.length_notes:
+            best = report
+    assert best is not None
+    raise ParameterError(
+        f"every one of {max_attempts} {what} shared more than {max_shared} notes with a "
+        f"training tune (best: {best.length_notes} notes with {best.source_id}); raise "
+        "--temperature, try another --seed, or pass --allow-copying"
     )
 
 
