@@ -487,12 +487,12 @@ def melody_vae(source: str, root: Path, *, windows: int | None, pairs: int) -> N
     from aigc_studio.music.variation import interpolate_melodies
     from aigc_studio.training.tasks.melody_vae import cut_split_windows
 
-    print("\n### 4. Melody VAE, folk-melodies test split\n")
     vae = load_model(source, "--vae-model")
     if vae is None:
         return
     model = vae.modules["model"].eval()
     config = model.config
+    print(f"\n### 4. Melody VAE ({source}, {config.bars} bars), folk-melodies test split\n")
     grids = cut_split_windows(
         root, "test", bars=config.bars, hop_bars=config.bars, steps_per_bar=config.steps_per_bar
     ).astype(np.int64)
@@ -687,11 +687,27 @@ def speed(melody: Any | None, ngram: Any, *, runs: int, render_runs: int) -> Non
     )
 
 
+#: The tables this script can print, in order.
+SECTIONS = ("nll", "chorale", "stats", "vae", "speed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--melody-model", default="melody-folk", help="melody LM (run/weights)")
     parser.add_argument("--chorale-model", default="chorale-harmonizer", help="chorale LM")
-    parser.add_argument("--vae-model", default="melody-vae", help="melody VAE")
+    parser.add_argument(
+        "--vae-model",
+        action="append",
+        default=None,
+        help="melody VAE (repeatable; default: the shipped 2- and 4-bar VAEs)",
+    )
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=SECTIONS,
+        default=list(SECTIONS),
+        help="which tables to print (default: all)",
+    )
     parser.add_argument("--samples", type=int, default=100, help="generated melodies per model")
     parser.add_argument("--quick", action="store_true", help="few tunes and samples (smoke test)")
     args = parser.parse_args()
@@ -702,38 +718,42 @@ def main() -> None:
     from aigc_studio.datasets import melody_tokens as mt
 
     print(f"Music benchmark ({_common.machine_line()}){' — QUICK' if args.quick else ''}\n")
-    melody = load_model(args.melody_model, "--melody-model")
+    sections = set(args.sections)
     root = _common.dataset("folk-melodies")
-    train, train_keys = split_sequences(root, "train")
-    test, _ = split_sequences(root, "test")
-    if args.quick:
-        rng = np.random.default_rng(0)
-        test_nll = [test[i] for i in np.sort(rng.choice(len(test), 60, replace=False))]
-    else:
-        test_nll = test
-
-    say("fitting n-grams")
-    originals = [s for s, shift in zip(train, train_keys, strict=True) if shift == 0]
-    ngrams: dict[str, tuple[Any, str, float]] = {}
-    for order, sequences, trained_on in (
-        (3, train, "train, transposed"),
-        (5, train, "train, transposed"),
-        (5, originals, "train, original keys only"),
-    ):
-        model, seconds = fit_ngram(order, sequences, mt.VOCAB_SIZE)
-        ngrams[f"Kneser-Ney {order}-gram ({trained_on})"] = (model, trained_on, seconds)
-    say("scoring melodies")
-    melody_nll(melody, ngrams, test_nll)
-
-    chorale_nll(args.chorale_model, args.quick)
-
-    ngram = ngrams["Kneser-Ney 5-gram (train, transposed)"][0]
-    melody_statistics(melody, ngram, test, train, train_keys, samples)
-
-    melody_vae(
-        args.vae_model, root, windows=200 if args.quick else None, pairs=5 if args.quick else 50
-    )
-    speed(melody, ngram, runs=3 if args.quick else 10, render_runs=1 if args.quick else 3)
+    if sections & {"nll", "stats", "speed"}:
+        melody = load_model(args.melody_model, "--melody-model")
+        train, train_keys = split_sequences(root, "train")
+        test, _ = split_sequences(root, "test")
+        say("fitting n-grams")
+        originals = [s for s, shift in zip(train, train_keys, strict=True) if shift == 0]
+        ngrams: dict[str, tuple[Any, str, float]] = {}
+        for order, sequences, trained_on in (
+            (3, train, "train, transposed"),
+            (5, train, "train, transposed"),
+            (5, originals, "train, original keys only"),
+        ):
+            model, seconds = fit_ngram(order, sequences, mt.VOCAB_SIZE)
+            ngrams[f"Kneser-Ney {order}-gram ({trained_on})"] = (model, trained_on, seconds)
+        ngram = ngrams["Kneser-Ney 5-gram (train, transposed)"][0]
+    if "nll" in sections:
+        if args.quick:
+            rng = np.random.default_rng(0)
+            test_nll = [test[i] for i in np.sort(rng.choice(len(test), 60, replace=False))]
+        else:
+            test_nll = test
+        say("scoring melodies")
+        melody_nll(melody, ngrams, test_nll)
+    if "chorale" in sections:
+        chorale_nll(args.chorale_model, args.quick)
+    if "stats" in sections:
+        melody_statistics(melody, ngram, test, train, train_keys, samples)
+    if "vae" in sections:
+        for vae in args.vae_model or ["melody-vae-2bar", "melody-vae"]:
+            melody_vae(
+                vae, root, windows=200 if args.quick else None, pairs=5 if args.quick else 50
+            )
+    if "speed" in sections:
+        speed(melody, ngram, runs=3 if args.quick else 10, render_runs=1 if args.quick else 3)
 
 
 if __name__ == "__main__":

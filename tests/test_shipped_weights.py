@@ -23,6 +23,7 @@ def test_both_generative_core_models_are_shipped_with_their_metrics() -> None:
         "melody-folk",
         "chorale-harmonizer",
         "melody-vae",
+        "melody-vae-2bar",
     }
     assert shipped <= set(list_shipped_weights())
     for name in shipped:
@@ -96,11 +97,12 @@ def test_shipped_harmonizer_keeps_the_soprano() -> None:
     assert bass and max(bass) < min(melody)  # the bass sits below the tune
 
 
-def test_shipped_melody_vae_reconstructs_and_varies() -> None:
+@pytest.mark.parametrize("name", ["melody-vae", "melody-vae-2bar"])
+def test_shipped_melody_vae_reconstructs_and_varies(name: str) -> None:
     from aigc_studio.datasets.melody_tokens import MelodyEvent
     from aigc_studio.music.variation import vary_melody
 
-    vae = load_trained("melody-vae").modules["model"]
+    vae = load_trained(name).modules["model"]
     scale = [60, 62, 64, 65, 67, 69, 71, 72]
     theme = [MelodyEvent(p, 0.5, i % 8 == 0) for i, p in enumerate(scale * 4)]
     variations = vary_melody(vae, theme, 3, spread=0.5, seed=0)
