@@ -361,7 +361,7 @@ def melody_statistics(
     from aigc_studio.music.compose import DEFAULT_MAX_SHARED, compose_melody
     from aigc_studio.music.copy_check import IntervalIndex, corpus_index, longest_shared_run
     from aigc_studio.music.prompt import CompositionControls
-    from aigc_studio.music.statistics import compare_sets, pitch_range
+    from aigc_studio.music.statistics import compare_sets, key_agreement, pitch_range
 
     tokenizer = mt.MelodyTokenizer()
     # compose_melody needs a meter with a bar length; METER_other has none.
@@ -385,6 +385,15 @@ def melody_statistics(
             )
             ours.append(compose_melody(melody, wanted, seed=seed, copy_index=None).events)
         sets["transformer, ours"] = (ours, meters)
+        say(f"composing {len(controls)} melodies without the cadence")
+        uncadenced = []
+        for seed, c in enumerate(controls):
+            wanted = CompositionControls(
+                style=c.style, key=c.key[0], mode=c.key[1], meter=c.meter, bars=BARS
+            )
+            uncadenced.append(
+                compose_melody(melody, wanted, seed=seed, copy_index=None, cadence=False).events
+            )
     say(f"sampling {len(controls)} melodies from the 5-gram")
     sampled = [
         tokenizer.decode(ngram_melody(ngram, test[i][:4].tolist(), bars=BARS, seed=seed))
@@ -424,6 +433,49 @@ def melody_statistics(
         f"`compose_melody`, temperature 1, top-p {TOP_P}, no copy check; the 5-gram: "
         f"ancestral draws with the same nucleus, EOS barred before bar {BARS}. The last row "
         "compares another set of real tunes with the same held-out tunes: the ceiling."
+    )
+
+    keys = [tuple(c.key) for c in controls]
+    key_sets = {
+        name: (melodies, keys) for name, (melodies, _) in sets.items() if "held-out" not in name
+    }
+    if melody is not None:
+        key_sets["transformer, ours, no cadence"] = (uncadenced, keys)
+    if len(other_ids) == len(reference_ids):
+        other_keys = [tuple(mt.controls_of(test[i]).key) for i in other_ids]
+        key_sets[f"{len(others)} other held-out tunes (their own keys)"] = (others, other_keys)
+    rows = []
+    for name, (melodies, asked) in key_sets.items():
+        playable = [
+            (m, k) for m, k in zip(melodies, asked, strict=True) if any(e[0] is not None for e in m)
+        ]
+        agreement = key_agreement([m for m, _ in playable], [k for _, k in playable])
+        rows.append(
+            [
+                name,
+                agreement["key"],
+                agreement["key_major"],
+                agreement["key_minor"],
+                agreement["tonic"],
+                agreement["ends_on_tonic"],
+            ]
+        )
+    minor = sum(k[1] == "minor" for k in keys)
+    print(f"\nKeys asked ({len(keys) - minor} major, {minor} minor) vs keys heard:\n")
+    print(
+        _common.markdown_table(
+            ["melodies", "key heard ↑", "major ↑", "minor ↑", "tonic heard ↑", "ends on tonic"],
+            rows,
+        )
+    )
+    print(
+        "\nKey heard: the Krumhansl–Schmuckler estimate (music21) of the first "
+        f"{BARS} bars equals the key asked (for held-out tunes: their own header's key); tonic: "
+        "the same tonic in either mode. The headers fold church modes into major/minor by "
+        "their third, so a dorian tune is 'minor' but often heard as its relative major: the "
+        "held-out row is the ceiling. Ends on tonic: the last note of the first "
+        f"{BARS} bars is the tonic (ours: the whole melody; its cadence moves that note "
+        "there unless turned off)."
     )
 
     say("copy check")

@@ -10,6 +10,7 @@ from aigc_studio.music.compose import (
     bar_steps,
     compose_melody,
     continue_melody,
+    end_on_tonic,
     sample_bars,
 )
 from aigc_studio.music.copy_check import IntervalIndex
@@ -118,3 +119,25 @@ def test_recurrent_models_have_no_window(tiny_lm: torch.nn.Module) -> None:
     header = [mt.BOS, mt.style_token("jig"), mt.meter_token("6/8"), mt.key_token(2, "major")]
     tokens = sample_bars(gru, header, bars=5, bar_length=12, seed=0)
     assert _bars(tokens) == [12] * 5
+
+
+@pytest.mark.parametrize("key", [0, 2, 9, 11])
+def test_melodies_end_on_the_tonic_unless_asked_not_to(tiny_lm: torch.nn.Module, key: int) -> None:
+    controls = CompositionControls(style="folk", key=key, mode="minor", meter="4/4", bars=4)
+    for seed in range(4):
+        ended = compose_melody(tiny_lm, controls, seed=seed)
+        free = compose_melody(tiny_lm, controls, seed=seed, cadence=False)
+        last = [e.pitch for e in ended.events if e.pitch is not None][-1]
+        assert last % 12 == key
+        free_last = [e.pitch for e in free.events if e.pitch is not None][-1]
+        assert abs(last - free_last) <= 6  # only the last note moved, to the nearest tonic
+        assert [e.duration for e in ended.events] == [e.duration for e in free.events]
+
+
+def test_end_on_tonic_skips_trailing_rests_and_leaves_its_input_alone() -> None:
+    melody = [mt.MelodyEvent(64, 1.0, True), mt.MelodyEvent(71, 1.0, False)]
+    melody.append(mt.MelodyEvent(None, 2.0, False))
+    moved = end_on_tonic(melody, 5)  # B (71) is a tritone from F: it goes down to 65
+    assert [e.pitch for e in moved] == [64, 65, None]
+    assert melody[1].pitch == 71
+    assert end_on_tonic([mt.MelodyEvent(None, 4.0, True)], 0)[0].pitch is None

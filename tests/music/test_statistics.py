@@ -8,7 +8,9 @@ from aigc_studio.errors import ParameterError
 from aigc_studio.music.statistics import (
     FEATURES,
     compare_sets,
+    estimated_key,
     histogram_overlap,
+    key_agreement,
     kl_divergence,
     melody_notes,
     note_length_histogram,
@@ -110,3 +112,31 @@ def test_bad_input() -> None:
         pitch_class_histogram([(60, 0.0)])
     with pytest.raises(ParameterError, match="feature pitch_interval"):
         compare_sets([[(60, 1.0)]], [C_MAJOR])  # one note: no interval at all
+
+
+def _scale_tune(tonic: int, steps: list[int]) -> list[tuple[int, float]]:
+    """A tune that walks a scale and dwells on the tonic triad, ending on the tonic."""
+    return [(60 + tonic + step, 1.0 if step % 12 in (0, 7) else 0.5) for step in steps]
+
+
+MAJOR_WALK = [0, 2, 4, 5, 7, 4, 0, 7, 9, 7, 5, 4, 2, 0, 4, 7, 0]
+MINOR_WALK = [0, 2, 3, 5, 7, 3, 0, 7, 8, 7, 5, 3, 2, 0, 3, 7, 0]
+
+
+def test_estimated_key_finds_major_and_minor_tunes() -> None:
+    assert estimated_key(_scale_tune(2, MAJOR_WALK)) == (2, "major")
+    assert estimated_key(_scale_tune(9, MINOR_WALK)) == (9, "minor")
+    with pytest.raises(ParameterError, match="without notes"):
+        estimated_key([(None, 4.0)])
+
+
+def test_key_agreement_counts_each_way_of_missing_the_key() -> None:
+    tunes = [_scale_tune(2, MAJOR_WALK), _scale_tune(9, MINOR_WALK), _scale_tune(7, MAJOR_WALK)]
+    asked = [(2, "major"), (9, "major"), (0, "major")]  # right; wrong mode; wrong key
+    result = key_agreement(tunes, asked)
+    assert result["key"] == pytest.approx(1 / 3)
+    assert result["tonic"] == pytest.approx(2 / 3)
+    assert result["ends_on_tonic"] == pytest.approx(2 / 3)
+    assert result["key_major"] == pytest.approx(1 / 3) and np.isnan(result["key_minor"])
+    with pytest.raises(ParameterError, match="one key per melody"):
+        key_agreement(tunes, asked[:2])

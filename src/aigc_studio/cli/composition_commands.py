@@ -44,6 +44,9 @@ Instrument = Annotated[
     str | None, typer.Option(help="Instrument of audio outputs (piano, strings, flute, ...).")
 ]
 TargetLufs = Annotated[float, typer.Option(help="Loudness of audio outputs (LUFS).")]
+Cadence = Annotated[
+    bool, typer.Option(help="End the melody on the tonic (the last note moved to it).")
+]
 VaeBars = Annotated[
     int,
     typer.Option(
@@ -209,6 +212,7 @@ def compose(
     max_shared: Annotated[
         int, typer.Option(help="Longest run of notes shared with a training tune.")
     ] = 12,
+    cadence: Cadence = True,
     instrument: Instrument = None,
     target_lufs: TargetLufs = -16.0,
 ) -> None:
@@ -224,10 +228,13 @@ def compose(
         return
     trained = _load(model, MELODY_MODEL)
     index = None if allow_copying else _copy_index(trained, "folk-melodies")
-    result = compose_melody(trained, controls, seed=seed, copy_index=index, max_shared=max_shared)
+    result = compose_melody(
+        trained, controls, seed=seed, copy_index=index, max_shared=max_shared, cadence=cadence
+    )
     params = {
         **result.controls.to_dict(),
         "prompt": prompt,
+        "cadence": cadence,
         "allow_copying": allow_copying,
         "max_shared": max_shared,
         "attempts": result.attempts,
@@ -316,6 +323,7 @@ def continue_command(
     model: ModelOption = None,
     allow_copying: Annotated[bool, typer.Option(help="Skip the copy check.")] = False,
     max_shared: Annotated[int, typer.Option(help="Longest run shared with a training tune.")] = 12,
+    cadence: Cadence = True,
     instrument: Instrument = None,
     target_lufs: TargetLufs = -16.0,
 ) -> None:
@@ -342,10 +350,16 @@ def continue_command(
     trained = _load(model, MELODY_MODEL)
     index = None if allow_copying else _copy_index(trained, "folk-melodies")
     result = continue_melody(
-        trained, events, controls, seed=seed, copy_index=index, max_shared=max_shared
+        trained,
+        events,
+        controls,
+        seed=seed,
+        copy_index=index,
+        max_shared=max_shared,
+        cadence=cadence,
     )
     whole = whole_bars(events, bar_steps(meter)) + result.events
-    params = {**result.controls.to_dict(), "copy_check": result.copy_report}
+    params = {**result.controls.to_dict(), "cadence": cadence, "copy_check": result.copy_report}
     prov_for = _provenance("music continue", params, trained, result.seed, inputs=[source])
     render = render_options(instrument, target_lufs)
     _melody_outputs(outputs, whole, result.controls, prov_for, render, "Continued melody")

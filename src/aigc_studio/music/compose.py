@@ -274,6 +274,7 @@ def compose_melody(
     copy_index: Any = None,
     max_shared: int = DEFAULT_MAX_SHARED,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    cadence: bool = True,
 ) -> Composition:
     """Compose a new melody of whole bars.
 
@@ -295,6 +296,8 @@ def compose_melody(
         Longest allowed shared run, in notes.
     max_attempts : int
         Attempts before :class:`ParameterError` says no original melody was found.
+    cadence : bool
+        End on the tonic (:func:`end_on_tonic`), as most folk tunes do.
 
     Returns
     -------
@@ -324,6 +327,7 @@ def compose_melody(
         max_shared=max_shared,
         max_attempts=max_attempts,
         window=window,
+        cadence=cadence,
     )
 
 
@@ -337,6 +341,7 @@ def continue_melody(
     copy_index: Any = None,
     max_shared: int = DEFAULT_MAX_SHARED,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    cadence: bool = True,
 ) -> Composition:
     """Continue a melody with ``controls.bars`` more bars in its meter and key.
 
@@ -370,7 +375,45 @@ def continue_melody(
         max_attempts=max_attempts,
         checked_prefix=events,
         window=window,
+        cadence=cadence,
     )
+
+
+def end_on_tonic(events: list[mt.MelodyEvent], tonic: int) -> list[mt.MelodyEvent]:
+    """Move a melody's last note to the nearest pitch of the tonic (a cadence on the tonic).
+
+    Nearly four in five of the held-out folk tunes end on their tonic, and the ending is what a
+    listener (and a key-finding algorithm) hears the key by; a melody model trained for a few
+    CPU minutes ends there far less often (see the README's key table). A last note already on
+    the tonic stays; otherwise it moves by at most a tritone, downwards on a tie.
+
+    Parameters
+    ----------
+    events : list of MelodyEvent
+        The melody; rests are skipped when looking for the last note.
+    tonic : int
+        Pitch class of the tonic, 0 = C … 11 = B.
+
+    Returns
+    -------
+    list of MelodyEvent
+        A new list; the input is not changed.
+
+    Examples
+    --------
+    >>> end_on_tonic([mt.MelodyEvent(64, 1.0, True), mt.MelodyEvent(67, 1.0, False)], 2)[-1].pitch
+    62
+    """
+    result = list(events)
+    for index in range(len(result) - 1, -1, -1):
+        pitch = result[index].pitch
+        if pitch is None:
+            continue
+        up = (tonic - pitch) % 12
+        step = up if up < 6 else up - 12  # a tritone (6) goes down
+        result[index] = result[index]._replace(pitch=pitch + step)
+        return result
+    return result
 
 
 def whole_bars(events: list[mt.MelodyEvent], bar_length: int) -> list[mt.MelodyEvent]:
@@ -410,6 +453,7 @@ def _sample_checked(
     max_attempts: int,
     checked_prefix: list[mt.MelodyEvent] | None = None,
     window: int | None = None,
+    cadence: bool = False,
 ) -> Composition:
     from aigc_studio.music.copy_check import sample_original
 
@@ -428,7 +472,10 @@ def _sample_checked(
             seed=seed,
             window=window,
         )
-        return Composition(tokenizer.decode(tokens), used, tokens, seed, seed - first_seed + 1)
+        events = tokenizer.decode(tokens)
+        if cadence:
+            events = end_on_tonic(events, int(controls.key or 0))
+        return Composition(events, used, tokens, seed, seed - first_seed + 1)
 
     # A continuation is judged on what it adds, with the given melody's end as context.
     context = [e.pitch for e in (checked_prefix or [])[-4:]]

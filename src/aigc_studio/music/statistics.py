@@ -105,6 +105,85 @@ def melody_notes(melody: Melody) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(pitch_list, dtype=np.int64), np.asarray(beat_list, dtype=np.float64)
 
 
+def estimated_key(melody: Melody) -> tuple[int, str]:
+    """Return the key a listener would hear, by the Krumhansl–Schmuckler key-finding algorithm.
+
+    music21's ``KrumhanslSchmuckler`` (Krumhansl 1990's probe-tone profiles, correlated with the
+    melody's duration-weighted pitch-class distribution). Church modes are not told apart: a
+    dorian tune reads as its relative major or minor.
+
+    Parameters
+    ----------
+    melody : sequence of (pitch or None, beats, ...) or pretty_midi.PrettyMIDI
+        See the module docstring.
+
+    Returns
+    -------
+    tuple
+        ``(tonic pitch class 0-11, "major" or "minor")``.
+
+    Raises
+    ------
+    ParameterError
+        If the melody has no notes.
+    """
+    from music21 import analysis, note, stream
+
+    pitches, beats = melody_notes(melody)
+    if pitches.size == 0:
+        raise ParameterError("a melody without notes has no key")
+    notes = stream.Stream()
+    for pitch, length in zip(pitches, beats, strict=True):
+        notes.append(note.Note(int(pitch), quarterLength=float(length)))
+    found = analysis.discrete.KrumhanslSchmuckler().getSolution(notes)
+    return int(found.tonic.pitchClass), str(found.mode)
+
+
+def key_agreement(melodies: Sequence[Melody], keys: Sequence[tuple[int, str]]) -> dict[str, float]:
+    """Measure how well melodies keep the keys they were asked for (or are labelled with).
+
+    Parameters
+    ----------
+    melodies : sequence of melodies
+        See the module docstring; each needs at least one note.
+    keys : sequence of (tonic pitch class, "major" or "minor")
+        The key of each melody.
+
+    Returns
+    -------
+    dict
+        ``key``: fraction whose :func:`estimated_key` is the asked key; ``tonic``: fraction
+        with the right tonic, either mode; ``ends_on_tonic``: fraction whose last note is the
+        tonic; ``key_major`` / ``key_minor``: ``key`` among the melodies asked for each mode
+        (NaN where there are none).
+
+    Raises
+    ------
+    ParameterError
+        If the lengths differ or a melody has no notes.
+    """
+    if len(melodies) != len(keys) or not melodies:
+        raise ParameterError(
+            f"need one key per melody and at least one melody, got {len(melodies)} melodies "
+            f"and {len(keys)} keys"
+        )
+    found = [estimated_key(m) for m in melodies]
+    last = [int(melody_notes(m)[0][-1]) % 12 for m in melodies]
+    right = np.array([f == (k[0], k[1]) for f, k in zip(found, keys, strict=True)])
+    modes = np.array([k[1] for k in keys])
+
+    def share(mask: np.ndarray) -> float:
+        return float(right[mask].mean()) if mask.any() else float("nan")
+
+    return {
+        "key": float(right.mean()),
+        "tonic": float(np.mean([f[0] == k[0] for f, k in zip(found, keys, strict=True)])),
+        "ends_on_tonic": float(np.mean([n == k[0] for n, k in zip(last, keys, strict=True)])),
+        "key_major": share(modes == "major"),
+        "key_minor": share(modes == "minor"),
+    }
+
+
 def pitch_class_histogram(melody: Melody) -> np.ndarray:
     """Return the counts of the 12 pitch classes (C, C#, ..., B) of a melody's notes.
 
