@@ -98,7 +98,7 @@ def test_shipped_harmonizer_keeps_the_soprano() -> None:
 
 
 @pytest.mark.parametrize("name", ["melody-vae", "melody-vae-2bar"])
-def test_shipped_melody_vae_reconstructs_and_varies(name: str) -> None:
+def test_shipped_melody_vae_makes_variations(name: str) -> None:
     from aigc_studio.datasets.melody_tokens import MelodyEvent
     from aigc_studio.music.variation import vary_melody
 
