@@ -377,23 +377,21 @@ def melody_statistics(
     reference = [first_bars(tokenizer.decode(test[i]), BARS) for i in reference_ids]
     sets: dict[str, tuple[list[Any], list[str]]] = {}
     if melody is not None:
-        say(f"composing {len(controls)} melodies with our model")
-        ours = []
-        for seed, c in enumerate(controls):
-            wanted = CompositionControls(
+        wanted = [
+            CompositionControls(
                 style=c.style, key=c.key[0], mode=c.key[1], meter=c.meter, bars=BARS
             )
-            ours.append(compose_melody(melody, wanted, seed=seed, copy_index=None).events)
+            for c in controls
+        ]
+        say(f"composing {len(controls)} melodies with our model, with and without the cadence")
+        ours, uncadenced = (
+            [
+                compose_melody(melody, w, seed=seed, copy_index=None, cadence=cadence).events
+                for seed, w in enumerate(wanted)
+            ]
+            for cadence in (True, False)
+        )
         sets["transformer, ours"] = (ours, meters)
-        say(f"composing {len(controls)} melodies without the cadence")
-        uncadenced = []
-        for seed, c in enumerate(controls):
-            wanted = CompositionControls(
-                style=c.style, key=c.key[0], mode=c.key[1], meter=c.meter, bars=BARS
-            )
-            uncadenced.append(
-                compose_melody(melody, wanted, seed=seed, copy_index=None, cadence=False).events
-            )
     say(f"sampling {len(controls)} melodies from the 5-gram")
     sampled = [
         tokenizer.decode(ngram_melody(ngram, test[i][:4].tolist(), bars=BARS, seed=seed))

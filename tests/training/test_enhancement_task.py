@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -112,20 +113,25 @@ def test_preset_builds_a_real_time_sized_model() -> None:
     assert model_config.sr == 16_000 and model_config.n_fft == 320
 
 
-def test_remixing_swaps_noise_between_items_at_the_drawn_snr(pairs: Path, tmp_path: Path) -> None:
+def _task(config: TrainConfig, pairs: Path) -> Any:
+    """The enhancement task of a tiny denoiser, built without a Trainer."""
     from aigc_studio.models.registry import build_model_config, get_model_spec
     from aigc_studio.training.tasks import make_task
 
-    config = _config(
-        pairs, tmp_path / "r", 1, task={"remix_fraction": 1.0, "remix_snr_db": [3.0, 3.0]}
-    )
-    task = make_task(
+    return make_task(
         get_model_spec("gru-denoiser"),
         build_model_config("gru-denoiser", TINY),
         config,
         pairs,
         torch.device("cpu"),
     )
+
+
+def test_remixing_swaps_noise_between_items_at_the_drawn_snr(pairs: Path, tmp_path: Path) -> None:
+    config = _config(
+        pairs, tmp_path / "r", 1, task={"remix_fraction": 1.0, "remix_snr_db": [3.0, 3.0]}
+    )
+    task = _task(config, pairs)
     data = _pairs(4, np.random.default_rng(1))
     clean, noisy = torch.from_numpy(data["clean"]), torch.from_numpy(data["noisy"])
     torch.manual_seed(0)
@@ -141,17 +147,8 @@ def test_remixing_swaps_noise_between_items_at_the_drawn_snr(pairs: Path, tmp_pa
 
 
 def test_noise_eq_filters_each_noise_within_its_gain_span(pairs: Path, tmp_path: Path) -> None:
-    from aigc_studio.models.registry import build_model_config, get_model_spec
-    from aigc_studio.training.tasks import make_task
-
     config = _config(pairs, tmp_path / "q", 1, task={"noise_eq_db": 12.0})
-    task = make_task(
-        get_model_spec("gru-denoiser"),
-        build_model_config("gru-denoiser", TINY),
-        config,
-        pairs,
-        torch.device("cpu"),
-    )
+    task = _task(config, pairs)
     torch.manual_seed(0)
     noise = torch.randn(3, 4000)
     shaped = task._equalize(noise)
