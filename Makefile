@@ -71,8 +71,8 @@ DATA_melody-folk := folk-melodies
 DATA_chorale-harmonizer := bach-chorales
 DATA_melody-vae := folk-melodies
 DATA_melody-vae-2bar := folk-melodies
-# A second training stage, resuming the same run with another preset.
-STAGE2_denoiser-speech := denoiser-speech-eq
+# Later training stages, each resuming the same run with its own preset.
+STAGES_denoiser-speech := denoiser-speech-eq denoiser-speech-eq-long
 # The melody model ships the copy-check index of its training corpus.
 AFTER_melody-folk = $(BIN)/aigc music index folk-melodies -o src/aigc_studio/weights/melody-folk/copy-index.npz
 AFTER_chorale-harmonizer = $(BIN)/aigc music index bach-melodies -o src/aigc_studio/weights/chorale-harmonizer/copy-index.npz
@@ -83,7 +83,9 @@ weights-%: install system-deps
 	$(BIN)/aigc data prepare --dataset $(DATA_$*)
 	@resume=""; [ -f runs/$*/checkpoints/latest.pt ] && resume="--resume"; \
 	  $(BIN)/aigc train --preset $(PRESET_$*) --run runs/$* $$resume
-	$(if $(STAGE2_$*),$(BIN)/aigc train --preset $(STAGE2_$*) --run runs/$* --resume)
+	@for stage in $(STAGES_$*); do \
+	  echo "$(BIN)/aigc train --preset $$stage --run runs/$* --resume"; \
+	  $(BIN)/aigc train --preset $$stage --run runs/$* --resume || exit 1; done
 	$(BIN)/aigc -q evaluate runs/$* --json > runs/$*/test-metrics.json
 	$(BIN)/aigc export runs/$* -o src/aigc_studio/weights/$* --metrics runs/$*/test-metrics.json
 	$(AFTER_$*)
