@@ -30,9 +30,18 @@ app = typer.Typer(
 )
 
 
+#: Options shared by the commands that read and write video.
+VideoSource = Annotated[Path, typer.Argument(help="Video file.")]
+VideoOutput = Annotated[
+    Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
+]
+Crf = Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")]
+Codec = Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")]
+
+
 @app.command(name="info", epilog="Example:  aigc video info clip.mp4 --json")
 def video_info(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
+    source: VideoSource,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print a video's size, frame rate, duration, frame count and whether it has audio."""
@@ -60,12 +69,10 @@ def video_info(
 
 @app.command(epilog="Example:  aigc video convert in.mov -o out.mp4 --crf 18")
 def convert(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
-    ],
-    crf: Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")] = 18,
-    codec: Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")] = "libx264",
+    source: VideoSource,
+    output: VideoOutput,
+    crf: Crf = 18,
+    codec: Codec = "libx264",
 ) -> None:
     """Re-encode a video frame by frame, keeping its audio track."""
     from aigc_studio.errors import MediaError
@@ -131,7 +138,7 @@ def _write_video(
 
 @app.command(epilog="Examples:  aigc video shots film.mp4  ·  aigc video shots film.mp4 --json")
 def shots(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
+    source: VideoSource,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     threshold: Annotated[
         float, typer.Option(help="Content-change threshold (PySceneDetect; lower finds more).")
@@ -168,10 +175,8 @@ AUDIO_MODES = ("keep", "drop", "stretch")
     "aigc video interpolate in.mp4 -o slow.mp4 --factor 4 --slowmo --audio stretch"
 )
 def interpolate(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
-    ],
+    source: VideoSource,
+    output: VideoOutput,
     factor: Annotated[
         int | None, typer.Option(help="Multiply the frame rate by 2, 4 or 8.")
     ] = None,
@@ -190,8 +195,8 @@ def interpolate(
     scene_threshold: Annotated[
         float, typer.Option(help="Scene-cut threshold in (0, 1]; 1 never detects a cut.")
     ] = 0.33,
-    crf: Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")] = 18,
-    codec: Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")] = "libx264",
+    crf: Crf = 18,
+    codec: Codec = "libx264",
 ) -> None:
     """Raise the frame rate with optical-flow interpolation, or make slow motion.
 
@@ -292,10 +297,8 @@ def _stretch_audio(reader: Any, stretch: float) -> tuple[np.ndarray, int]:
     "aigc video color in.mp4 -o graded.mp4 --reference look.jpg --strength 0.7"
 )
 def color(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
-    ],
+    source: VideoSource,
+    output: VideoOutput,
     reference: Annotated[
         Path | None, typer.Option(help="Image (or video: its first frame) whose colors to match.")
     ] = None,
@@ -306,8 +309,8 @@ def color(
     contrast: Annotated[
         bool, typer.Option(help="Raise local contrast (CLAHE on lightness).")
     ] = True,
-    crf: Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")] = 18,
-    codec: Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")] = "libx264",
+    crf: Crf = 18,
+    codec: Codec = "libx264",
 ) -> None:
     """Correct white balance, contrast and saturation without flicker; optionally match a look.
 
@@ -458,10 +461,8 @@ DEBLUR_CHOICES = ("wiener", "unsharp", "net")
     "aigc video deblur in.mp4 -o out.mp4 --psf defocus --sigma 2"
 )
 def deblur(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
-    ],
+    source: VideoSource,
+    output: VideoOutput,
     strength: Annotated[
         float,
         typer.Option(help="0 … 3: Wiener mix (1 = full estimate) or unsharp gain."),
@@ -478,8 +479,8 @@ def deblur(
     nsr: Annotated[
         float, typer.Option(help="Wiener noise-to-signal ratio (higher is smoother).")
     ] = 0.005,
-    crf: Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")] = 18,
-    codec: Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")] = "libx264",
+    crf: Crf = 18,
+    codec: Codec = "libx264",
 ) -> None:
     """Sharpen a blurred video: Wiener deconvolution with an estimated blur, or unsharp masking.
 
@@ -536,10 +537,8 @@ def _parse_box(text: str) -> tuple[int, int, int, int]:
     "aigc video inpaint in.mp4 --mask object-mask.mkv -o clean.mp4"
 )
 def inpaint(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
-    ],
+    source: VideoSource,
+    output: VideoOutput,
     mask: Annotated[
         Path | None,
         typer.Option(
@@ -554,8 +553,8 @@ def inpaint(
         int, typer.Option(help="Frames searched on each side for the hidden background (0-16).")
     ] = 4,
     dilate: Annotated[int, typer.Option(help="Grow the mask by this many pixels (0-64).")] = 2,
-    crf: Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")] = 18,
-    codec: Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")] = "libx264",
+    crf: Crf = 18,
+    codec: Codec = "libx264",
 ) -> None:
     """Remove a logo, watermark or object: fill it from other frames, then spatially.
 
@@ -631,18 +630,16 @@ def inpaint(
     "aigc video denoise in.mp4 -o out.mp4 --strength 1.5 --radius 3"
 )
 def denoise(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
-    ],
+    source: VideoSource,
+    output: VideoOutput,
     strength: Annotated[
         float, typer.Option(help="0 … 4: 1 removes the measured noise, more smooths more.")
     ] = 1.0,
     radius: Annotated[
         int, typer.Option(help="Neighbouring frames averaged on each side (0-8).")
     ] = 2,
-    crf: Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")] = 18,
-    codec: Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")] = "libx264",
+    crf: Crf = 18,
+    codec: Codec = "libx264",
 ) -> None:
     """Reduce noise: average each frame with motion-compensated neighbours, then a light filter.
 
@@ -677,10 +674,8 @@ ENHANCE_SHARPEN = 0.5
     "aigc video enhance in.mp4 -o out.mp4 --no-color"
 )
 def enhance(
-    source: Annotated[Path, typer.Argument(help="Video file.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
-    ],
+    source: VideoSource,
+    output: VideoOutput,
     denoise: Annotated[
         bool, typer.Option("--denoise/--no-denoise", help="Motion-compensated denoising.")
     ] = True,
@@ -690,8 +685,8 @@ def enhance(
     color: Annotated[
         bool, typer.Option("--color/--no-color", help="White balance and local contrast.")
     ] = True,
-    crf: Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")] = 18,
-    codec: Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")] = "libx264",
+    crf: Crf = 18,
+    codec: Codec = "libx264",
 ) -> None:
     """Improve a video in one pass: denoise, then sharpen lightly, then correct color.
 
