@@ -21,7 +21,7 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame, check_number
+from aigc_studio.video.frame_checks import check_frame, check_number, to_uint8
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
 __all__ = [
@@ -51,10 +51,6 @@ def _check_tiles(tile_grid: object) -> int:
     if not 1 <= int(tile_grid) <= 64:
         raise ParameterError(f"tile_grid={tile_grid} is outside the supported range [1, 64]")
     return int(tile_grid)
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 # -- white balance -------------------------------------------------------------------------
@@ -139,7 +135,7 @@ def auto_white_balance(
     """
     strength = check_number(strength, "strength", 0.0, 1.0)
     gains = gray_world_gains(frame, max_gain=max_gain) ** strength
-    return _to_uint8(_apply_gains(frame.astype(np.float32), gains))
+    return to_uint8(_apply_gains(frame.astype(np.float32), gains))
 
 
 # -- contrast ------------------------------------------------------------------------------
@@ -245,7 +241,7 @@ def _apply_luts(lightness: np.ndarray, luts: np.ndarray) -> np.ndarray:
     fx, fy = fx[None, :], fy[:, None]
     top = sample(y1, x1) * (1 - fx) + sample(y1, x2) * fx
     bottom = sample(y2, x1) * (1 - fx) + sample(y2, x2) * fx
-    return _to_uint8(top * (1 - fy) + bottom * fy)
+    return to_uint8(top * (1 - fy) + bottom * fy)
 
 
 # -- saturation ----------------------------------------------------------------------------
@@ -278,7 +274,7 @@ def adjust_saturation(frame: np.ndarray, factor: float) -> np.ndarray:
     """
     check_frame(frame)
     factor = check_number(factor, "factor", 0.0, 4.0)
-    return _to_uint8(_saturate(frame.astype(np.float32), factor))
+    return to_uint8(_saturate(frame.astype(np.float32), factor))
 
 
 def _saturate(image: np.ndarray, factor: float) -> np.ndarray:
@@ -422,7 +418,7 @@ def transfer_color(
     lab = _lab(image)
     mean, std = _lab_moments(lab)
     moved = _transfer(image, mean, std, reference, lab)
-    return _to_uint8(image + strength * (moved - image))
+    return to_uint8(image + strength * (moved - image))
 
 
 # -- temporally stable correction ----------------------------------------------------------
@@ -596,7 +592,7 @@ class ColorCorrector:
             gains = gray_world_gains(frame, max_gain=config.max_gain)
             image = _apply_gains(image, self._smooth("gains", gains.astype(np.float64)))
         if config.contrast:
-            lab = cv2.cvtColor(_to_uint8(image), cv2.COLOR_RGB2LAB)
+            lab = cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2LAB)
             lightness = np.ascontiguousarray(lab[..., 0])
             luts = _clahe_luts(lightness, config.clip_limit, config.tile_grid)
             lab[..., 0] = _apply_luts(lightness, self._smooth("luts", luts))
@@ -610,7 +606,7 @@ class ColorCorrector:
         image = _saturate(image, config.saturation)
         if config.strength < 1.0:
             image = original + config.strength * (image - original)
-        return _to_uint8(image)
+        return to_uint8(image)
 
     def process(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Correct a stream of frames one at a time, continuing from the current state.

@@ -25,7 +25,7 @@ import scipy.fft
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame, check_number
+from aigc_studio.video.frame_checks import check_frame, check_number, frame_from_model, to_uint8
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
 __all__ = [
@@ -77,10 +77,6 @@ _REBLUR_SIGMA = 1.0
 _MIN_EDGE_PIXELS = 50
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
-
-
 def _luma(frame: np.ndarray) -> np.ndarray:
     """Float32 BT.601 luma (the Y of YCrCb) of a uint8 RGB frame, 0-255."""
     return (frame.astype(np.float32) @ _LUMA).astype(np.float32, copy=False)
@@ -93,7 +89,7 @@ def _with_luma(frame: np.ndarray, luma: np.ndarray, new_luma: np.ndarray) -> np.
     (hence Cr and Cb) as they were: the same as editing Y in YCrCb, without the round trip.
     """
     delta = (new_luma - luma)[..., None]
-    return _to_uint8(frame.astype(np.float32) + delta)
+    return to_uint8(frame.astype(np.float32) + delta)
 
 
 # -- point-spread functions ----------------------------------------------------------------
@@ -477,17 +473,6 @@ class DeblurConfig:
         return asdict(self)
 
 
-def _network_output(result: object, shape: tuple[int, ...]) -> np.ndarray:
-    array = np.asarray(result)
-    if array.shape != shape:
-        raise ParameterError(f"the deblurring network returned shape {array.shape}, not {shape}")
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype.kind not in "fiu":
-        raise ParameterError(f"the deblurring network returned dtype {array.dtype}")
-    return _to_uint8(array)
-
-
 class Deblurrer:
     """Deblur a stream of frames with one blur estimate per shot.
 
@@ -576,7 +561,7 @@ class Deblurrer:
         config = self.config
         if config.method == "net":
             assert self.network is not None
-            return _network_output(self.network(frame), frame.shape)
+            return frame_from_model(self.network(frame), frame.shape, who="the deblurring network")
         if self.sigma is None:
             self.set_sigma(config.sigma if config.sigma is not None else estimate_blur_sigma(frame))
         sigma = self.sigma

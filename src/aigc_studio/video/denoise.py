@@ -22,7 +22,7 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame, check_number
+from aigc_studio.video.frame_checks import check_frame, check_number, to_uint8
 from aigc_studio.video.optical_flow import DIS_PRESETS, DISFlow, warp_backward
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
@@ -311,7 +311,7 @@ class VideoDenoiser:
             range_sigma = _RANGE_WIDTH * config.strength * residual
             if range_sigma >= 0.5:
                 average = cv2.bilateralFilter(average, 5, range_sigma, 1.5)
-        return np.clip(np.rint(average), 0, 255).astype(np.uint8)
+        return to_uint8(average)
 
     def _noise_level(self, frame: np.ndarray, distances: list[np.ndarray]) -> float:
         config = self.config

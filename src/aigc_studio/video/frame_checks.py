@@ -1,6 +1,8 @@
 """Checks on the frames and settings handed to the video functions, with messages that name them.
 
-Only validation lives here; converting or fixing frames is the caller's job.
+Besides validation, only the one conversion every stage ends with lives here: float pixels back to
+``uint8`` frames (:func:`to_uint8`), and the same for what a pluggable model returns
+(:func:`frame_from_model`). Fixing frames is the caller's job.
 """
 
 from __future__ import annotations
@@ -62,3 +64,37 @@ def check_number(value: object, name: str, low: float, high: float) -> float:
     if not low <= number <= high:  # also refuses nan
         raise ParameterError(f"{name}={value} is outside the supported range [{low:g}, {high:g}]")
     return number
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Round float pixel values to ``uint8``, clipping them to 0-255."""
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def frame_from_model(result: object, shape: tuple[int, ...], *, who: str) -> np.ndarray:
+    """Return what a model made of a frame as a ``uint8`` frame of ``shape``.
+
+    ``uint8`` output is kept as it is; integer or float output is rounded and clipped.
+
+    Parameters
+    ----------
+    result : object
+        The model's output (an array or anything ``numpy.asarray`` takes).
+    shape : tuple of int
+        The shape the frame must have.
+    who : str
+        How to name the model in an error message, e.g. ``"refine"``.
+
+    Raises
+    ------
+    ParameterError
+        If the output has another shape or a non-numeric dtype.
+    """
+    array = np.asarray(result)
+    if array.shape != shape:
+        raise ParameterError(f"{who} returned shape {array.shape}, expected {shape}")
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind not in "fiu":
+        raise ParameterError(f"{who} returned dtype {array.dtype}, expected uint8 or float")
+    return to_uint8(array)

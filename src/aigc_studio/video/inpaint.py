@@ -23,7 +23,7 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, MediaError, ParameterError
-from aigc_studio.video.frame_checks import check_frame
+from aigc_studio.video.frame_checks import check_frame, to_uint8
 from aigc_studio.video.optical_flow import DIS_PRESETS, DISFlow, warp_backward
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
@@ -530,7 +530,7 @@ class VideoInpainter:
             filled = valid.any(axis=0)
             if filled.any():
                 median = np.nanmedian(stack[:, filled], axis=0)
-                output[ys[filled], xs[filled]] = np.clip(np.rint(median), 0, 255).astype(np.uint8)
+                output[ys[filled], xs[filled]] = to_uint8(median)
         if memory is not None and memory[2] == target.shot and previous_flow is not None:
             remembered, remembered_known, _ = memory
             left = ~filled

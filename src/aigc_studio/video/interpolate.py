@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from aigc_studio.errors import ParameterError
-from aigc_studio.video.frame_checks import check_frame
+from aigc_studio.video.frame_checks import check_frame, frame_from_model
 from aigc_studio.video.optical_flow import DISFlow, flow_inconsistency, warp_backward
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, check_scene_threshold, is_scene_cut
 
@@ -108,18 +108,6 @@ def _check_t(t: float) -> float:
     if not 0 < float(t) < 1:
         raise ParameterError(f"t={t} is outside the supported range (0, 1)")
     return float(t)
-
-
-def _as_frame(result: object, shape: tuple[int, ...]) -> np.ndarray:
-    """Turn a refiner's output into a uint8 frame, refusing the wrong shape."""
-    array = np.asarray(result)
-    if array.shape != shape:
-        raise ParameterError(f"refine returned shape {array.shape}, expected {shape}")
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype.kind not in "fiu":
-        raise ParameterError(f"refine returned dtype {array.dtype}, expected uint8 or float")
-    return np.clip(np.rint(array), 0, 255).astype(np.uint8)
 
 
 class PairInterpolator:
@@ -272,8 +260,8 @@ class PairInterpolator:
         """
         estimate = self.estimate(t)
         if refine is not None:
-            return _as_frame(refine(estimate), self.frame0.shape)
-        return _as_frame(estimate.blended, self.frame0.shape)
+            return frame_from_model(refine(estimate), self.frame0.shape, who="refine")
+        return frame_from_model(estimate.blended, self.frame0.shape, who="blending")
 
 
 class _Pair:
