@@ -25,7 +25,13 @@ import scipy.fft
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame, check_number, frame_from_model, to_uint8
+from aigc_studio.video.frame_checks import (
+    check_frame,
+    check_int,
+    check_number,
+    frame_from_model,
+    to_uint8,
+)
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
 __all__ = [
@@ -449,9 +455,7 @@ class DeblurConfig:
             if self.sigma is not None:
                 check_number(self.sigma, "sigma", 0.0, MAX_SIGMA)
             check_number(self.nsr, "nsr", 1e-6, 1.0)
-            frames = self.estimate_frames
-            if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= 50:
-                raise ParameterError(f"estimate_frames={frames!r} must be an integer in [1, 50]")
+            check_int(self.estimate_frames, "estimate_frames", 1, 50)
             if check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
                 raise ParameterError(f"scene_threshold={self.scene_threshold} must be above 0")
         except ParameterError as exc:

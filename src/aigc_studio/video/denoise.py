@@ -22,7 +22,7 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
-from aigc_studio.video.frame_checks import check_frame, check_number, to_uint8
+from aigc_studio.video.frame_checks import check_frame, check_int, check_number, to_uint8
 from aigc_studio.video.optical_flow import DIS_PRESETS, DISFlow, warp_backward
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
@@ -131,9 +131,7 @@ class DenoiseConfig:
         """
         try:
             check_number(self.strength, "strength", 0.0, 4.0)
-            radius = self.radius
-            if isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius <= 8:
-                raise ParameterError(f"radius={radius!r} must be an integer in [0, 8]")
+            check_int(self.radius, "radius", 0, 8)
             if self.flow_preset not in DIS_PRESETS:
                 raise ParameterError(
                     f"flow_preset={self.flow_preset!r} is not a DIS preset; use one of "

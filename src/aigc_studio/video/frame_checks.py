@@ -66,6 +66,21 @@ def check_number(value: object, name: str, low: float, high: float) -> float:
     return number
 
 
+def check_int(value: object, name: str, low: int, high: int) -> int:
+    """Return ``value`` as an int if it is an integer (numpy's too) in ``[low, high]``.
+
+    Raises
+    ------
+    ParameterError
+        If it is not an integer (booleans included) or lies outside the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ParameterError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    if not low <= int(value) <= high:
+        raise ParameterError(f"{name}={value} is outside the supported range [{low}, {high}]")
+    return int(value)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Round float pixel values to ``uint8``, clipping them to 0-255."""
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)

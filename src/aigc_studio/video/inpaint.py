@@ -23,7 +23,7 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, MediaError, ParameterError
-from aigc_studio.video.frame_checks import check_frame, to_uint8
+from aigc_studio.video.frame_checks import check_frame, check_int, check_number, to_uint8
 from aigc_studio.video.optical_flow import DIS_PRESETS, DISFlow, warp_backward
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
@@ -63,14 +63,6 @@ _HOMOGRAPHY_TOLERANCE = 1.0
 _HOMOGRAPHY_INLIERS = 0.5
 
 
-def _check_int(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ParameterError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    if not low <= int(value) <= high:
-        raise ParameterError(f"{name}={value} is outside the supported range [{low}, {high}]")
-    return int(value)
-
-
 # -- masks ---------------------------------------------------------------------------------
 
 
@@ -101,8 +93,8 @@ def box_mask(width: int, height: int, box: tuple[int, int, int, int]) -> np.ndar
     >>> box_mask(8, 6, (2, 1, 3, 2)).sum()
     np.int64(6)
     """
-    width = _check_int(width, "width", 1, 1 << 16)
-    height = _check_int(height, "height", 1, 1 << 16)
+    width = check_int(width, "width", 1, 1 << 16)
+    height = check_int(height, "height", 1, 1 << 16)
     try:
         x, y, w, h = (int(v) for v in box)
     except (TypeError, ValueError):
@@ -218,7 +210,7 @@ def inpaint_frame(frame: np.ndarray, mask: np.ndarray, *, radius: int = 5) -> np
     """
     check_frame(frame)
     boolean = check_mask(mask, frame.shape)
-    radius = _check_int(radius, "radius", 1, 50)
+    radius = check_int(radius, "radius", 1, 50)
     if not boolean.any():
         return frame.copy()
     return cv2.inpaint(frame, boolean.astype(np.uint8), radius, cv2.INPAINT_TELEA)
@@ -271,20 +263,17 @@ class InpaintConfig:
             If a field has the wrong type or is out of range.
         """
         try:
-            _check_int(self.neighbours, "neighbours", 0, 16)
+            check_int(self.neighbours, "neighbours", 0, 16)
             if self.flow_preset not in DIS_PRESETS:
                 raise ParameterError(
                     f"flow_preset={self.flow_preset!r} is not a DIS preset; use one of "
                     f"{', '.join(DIS_PRESETS)}"
                 )
-            _check_int(self.dilate, "dilate", 0, 64)
-            _check_int(self.context, "context", 16, 4096)
-            _check_int(self.spatial_radius, "spatial_radius", 1, 50)
-            threshold = self.scene_threshold
-            if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-                raise ParameterError(f"scene_threshold must be a number, got {threshold!r}")
-            if not 0 < float(threshold) <= 1:
-                raise ParameterError(f"scene_threshold={threshold} is outside (0, 1]")
+            check_int(self.dilate, "dilate", 0, 64)
+            check_int(self.context, "context", 16, 4096)
+            check_int(self.spatial_radius, "spatial_radius", 1, 50)
+            if check_number(self.scene_threshold, "scene_threshold", 0.0, 1.0) <= 0.0:
+                raise ParameterError(f"scene_threshold={self.scene_threshold} must be above 0")
         except ParameterError as exc:
             raise ConfigError(f"inpaint: {exc}") from None
 
