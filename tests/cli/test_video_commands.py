@@ -15,6 +15,7 @@ import soundfile as sf
 from aigc_studio.cli import run
 from aigc_studio.evaluation.video import psnr
 from aigc_studio.media.video_io import VideoReader, VideoWriter, read_video_metadata
+from aigc_studio.weights import shipped_weights
 
 FPS = 24
 SR = 48_000
@@ -288,13 +289,54 @@ def test_deblur_sharpens_and_keeps_audio_and_provenance(tmp_path, capsys):
     assert audio_seconds(out) == pytest.approx(audio_seconds(source), abs=0.03)
 
 
-def test_deblur_net_is_a_clear_error(panning_clip, tmp_path, capsys):
+def test_deblur_net_without_weights_and_unknown_methods_are_clear_errors(
+    panning_clip, tmp_path, capsys, monkeypatch
+):
+    import aigc_studio.weights
+
+    monkeypatch.setattr(aigc_studio.weights, "shipped_weights", lambda name: None)
     out = tmp_path / "never.mp4"
     assert run(["video", "deblur", str(panning_clip), "-o", str(out), "--method", "net"]) == 2
-    assert "none is shipped yet" in one_line_error(capsys)
+    assert "make weights-deblur-net" in one_line_error(capsys)
     assert not out.exists()
     assert run(["video", "deblur", str(panning_clip), "-o", str(out), "--method", "x"]) == 2
     assert "method='x'" in one_line_error(capsys)
+
+
+@pytest.mark.skipif(shipped_weights("deblur-net") is None, reason="deblur-net not shipped")
+def test_deblur_net_runs_the_shipped_network_and_records_it(panning_clip, tmp_path):
+    out = tmp_path / "net.mp4"
+    assert run(["video", "deblur", str(panning_clip), "-o", str(out), "--method", "net"]) == 0
+    with VideoReader(out) as reader, VideoReader(panning_clip) as source:
+        assert sum(1 for _ in reader) == sum(1 for _ in source)
+    comment = read_video_metadata(out)["comment"]
+    assert "frame-restorer" in comment and '"method":"net"' in comment
+
+
+def test_interpolate_refine_needs_the_refiner_and_no_refine_skips_it(
+    clip, tmp_path, capsys, monkeypatch
+):
+    import aigc_studio.weights
+
+    monkeypatch.setattr(aigc_studio.weights, "shipped_weights", lambda name: None)
+    out = tmp_path / "never.mp4"
+    args = ["video", "interpolate", str(clip), "--factor", "2"]
+    assert run([*args, "-o", str(out), "--refine"]) == 2
+    assert "make weights-frame-refiner" in one_line_error(capsys)
+    assert not out.exists()
+    plain = tmp_path / "plain.mp4"
+    assert run([*args, "-o", str(plain), "--no-refine"]) == 0
+    assert "learned refinement" not in read_video_metadata(plain)["comment"]
+
+
+@pytest.mark.skipif(shipped_weights("frame-refiner") is None, reason="frame-refiner not shipped")
+def test_interpolate_refines_by_default_and_records_the_network(clip, tmp_path):
+    out = tmp_path / "refined.mp4"
+    assert run(["video", "interpolate", str(clip), "-o", str(out), "--factor", "2"]) == 0
+    with VideoReader(out) as reader:
+        assert sum(1 for _ in reader) == 2 * FRAMES
+    comment = read_video_metadata(out)["comment"]
+    assert "learned refinement" in comment and "frame-restorer" in comment
 
 
 def test_inpaint_box_removes_the_logo_and_keeps_audio(panning_clip, tmp_path, capsys):

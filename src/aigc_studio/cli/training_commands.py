@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from aigc_studio.cli.runtime import progress_bar, record_output, say, stdout
-from aigc_studio.errors import ConfigError
+from aigc_studio.errors import ConfigError, MediaError
 
 
 def _parse_assignments(pairs: list[str] | None, what: str) -> dict[str, Any]:
@@ -200,6 +200,19 @@ def generate(
             prov = provenance(i, "audio", {})
             path = output / f"{model.name}-{seed}-{i:03d}.wav"
             save_audio(path, wave, int(result["sr"]), tags=prov.as_tags())
+            record_output(path, prov)
+            written += 1
+    elif "images" in result:
+        import cv2
+
+        for i, image in enumerate(result["images"]):
+            prov = provenance(i, "image", {"layout": "input | output | truth"})
+            path = output / f"{model.name}-{seed}-{i:03d}.png"
+            ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise MediaError(f"{path}: PNG encoding failed")
+            with atomic_output(path) as tmp:
+                tmp.write_bytes(encoded.tobytes())
             record_output(path, prov)
             written += 1
     elif "tokens" in result:

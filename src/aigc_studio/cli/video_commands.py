@@ -195,13 +195,22 @@ def interpolate(
     scene_threshold: Annotated[
         float, typer.Option(help="Scene-cut threshold in (0, 1]; 1 never detects a cut.")
     ] = 0.33,
+    refine: Annotated[
+        bool | None,
+        typer.Option(
+            "--refine/--no-refine",
+            help="Correct the warped frames with the learned refinement network (default: on "
+            "when it is installed; --no-refine is faster).",
+        ),
+    ] = None,
     crf: Crf = 18,
     codec: Codec = "libx264",
 ) -> None:
     """Raise the frame rate with optical-flow interpolation, or make slow motion.
 
-    Frames are warped along bidirectional DIS optical flow and blended where each is visible;
-    scene cuts are never blended across (the nearer frame is held instead).
+    Frames are warped along bidirectional DIS optical flow and blended where each is visible,
+    then corrected by the learned refinement network where the two warps disagree; scene cuts
+    are never blended across (the nearer frame is held instead).
     """
     from aigc_studio.errors import ParameterError
     from aigc_studio.library import Provenance
@@ -242,6 +251,7 @@ def interpolate(
                 f"--slowmo needs a target rate above the input's {float(source_fps):g} fps, "
                 f"got {float(target_fps):g}"
             )
+        refiner = _frame_refiner(refine)
         audio_args: dict[str, Any] = {}
         if reader.has_audio and audio_mode == "keep":
             audio_args["audio_from"] = source
@@ -257,14 +267,23 @@ def interpolate(
                 "slowmo": slowmo,
                 "audio": audio_mode,
                 "scene_threshold": scene_threshold,
-                "method": "DIS optical flow, occlusion-aware blending",
+                "method": "DIS optical flow, occlusion-aware blending"
+                + (", learned refinement" if refiner is not None else ""),
                 "crf": crf,
                 "codec": codec,
             },
             kind="video",
             inputs=[source],
+            model=refiner.name if refiner is not None else None,
+            checkpoint_sha256=refiner.checkpoint_sha256 if refiner is not None else None,
         )
-        frames = retime(reader.frames(), source_fps, target_fps, scene_threshold=scene_threshold)
+        frames = retime(
+            reader.frames(),
+            source_fps,
+            target_fps,
+            scene_threshold=scene_threshold,
+            refine=refiner,
+        )
         _write_video(
             output,
             frames,
@@ -276,6 +295,19 @@ def interpolate(
             description="interpolating",
             **audio_args,
         )
+
+
+def _frame_refiner(refine: bool | None) -> Any:
+    """Return the learned interpolation refinement if asked for, or by default when installed."""
+    from aigc_studio.video.learned import REFINER_WEIGHTS, load_frame_refiner
+    from aigc_studio.weights import shipped_weights
+
+    if refine is False:
+        return None
+    if refine is None and shipped_weights(REFINER_WEIGHTS) is None:
+        say(f"note: the learned refinement ({REFINER_WEIGHTS}) is not installed; flow only")
+        return None
+    return load_frame_refiner()
 
 
 def _stretch_audio(reader: Any, stretch: float) -> tuple[np.ndarray, int]:
@@ -429,15 +461,25 @@ def _restore(
     codec: str,
     crf: int,
     description: str,
+    model: str | None = None,
+    checkpoint_sha256: str | None = None,
 ) -> None:
-    """Open ``source`` upright, run ``process`` over its frames and write ``output``."""
+    """Open ``source`` upright, run ``process`` over its frames and write ``output``.
+
+    ``model`` and ``checkpoint_sha256`` name a learned network the processing used.
+    """
     from aigc_studio.library import Provenance
     from aigc_studio.media.video_io import VideoReader
 
     _refuse_overwrite(source, output)
     with VideoReader(source, upright=True) as reader:
         prov = Provenance.create(
-            command, {**params, "crf": crf, "codec": codec}, kind="video", inputs=[source]
+            command,
+            {**params, "crf": crf, "codec": codec},
+            kind="video",
+            inputs=[source],
+            model=model,
+            checkpoint_sha256=checkpoint_sha256,
         )
         _write_restored(
             source,
@@ -468,7 +510,11 @@ def deblur(
         typer.Option(help="0 … 3: Wiener mix (1 = full estimate) or unsharp gain."),
     ] = 1.0,
     method: Annotated[
-        str, typer.Option(help="wiener (deconvolution), unsharp, or net (not shipped yet).")
+        str,
+        typer.Option(
+            help="wiener (deconvolution of a uniform blur), unsharp, or net (the learned "
+            "network: also motion blur)."
+        ),
     ] = "wiener",
     psf: Annotated[str, typer.Option(help="Blur shape for Wiener: gaussian or defocus.")] = (
         "gaussian"
@@ -485,23 +531,23 @@ def deblur(
     """Sharpen a blurred video: Wiener deconvolution with an estimated blur, or unsharp masking.
 
     The blur is estimated once per shot from edge widths (Zhuo and Sim 2011) and removed from
-    the luminance by Wiener deconvolution. A learned deblurring network (--method net) is
-    planned; none is shipped yet.
+    the luminance by Wiener deconvolution; --method net runs the learned deblurring network
+    instead, which also undoes motion streaks.
     """
-    from aigc_studio.errors import ConfigError, ParameterError
+    from aigc_studio.errors import ParameterError
     from aigc_studio.video.deblur import DeblurConfig, Deblurrer
 
     if method not in DEBLUR_CHOICES:
         raise ParameterError(
             f"method={method!r} is not supported; use one of {', '.join(DEBLUR_CHOICES)}"
         )
-    if method == "net":
-        raise ConfigError(
-            "--method net needs a trained deblurring network, and none is shipped yet; "
-            "use --method wiener (default) or --method unsharp"
-        )
     config = DeblurConfig(method=method, strength=strength, psf=psf, sigma=sigma, nsr=nsr)
-    deblurrer = Deblurrer(config)
+    network = None
+    if method == "net":
+        from aigc_studio.video.learned import load_deblur_network
+
+        network = load_deblur_network(strength=strength)
+    deblurrer = Deblurrer(config, network=network)
     _restore(
         "video deblur",
         config.to_dict(),
@@ -511,6 +557,8 @@ def deblur(
         codec=codec,
         crf=crf,
         description="deblurring",
+        model=network.name if network is not None else None,
+        checkpoint_sha256=network.checkpoint_sha256 if network is not None else None,
     )
     if deblurrer.sigmas and sigma is None:
         shown = ", ".join(f"{value:.2f}" for value in deblurrer.sigmas[:8])

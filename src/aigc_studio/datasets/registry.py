@@ -30,6 +30,7 @@ from aigc_studio.datasets.melody_tokens import (
 )
 from aigc_studio.datasets.nsynth_gm import prepare_nsynth_gm
 from aigc_studio.datasets.speech_noise import prepare_speech_noise
+from aigc_studio.datasets.video_frames import prepare_frame_triplets, prepare_sharp_frames
 from aigc_studio.errors import ConfigError
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -41,6 +42,8 @@ DATASETS: dict[str, Callable[..., Path]] = {
     "bach-chorales": prepare_bach_chorales,
     "folk-melodies": prepare_folk_melodies,
     "speech-noise": prepare_speech_noise,
+    "frame-triplets": prepare_frame_triplets,
+    "sharp-frames": prepare_sharp_frames,
 }
 
 #: Options that change how a preparation runs but not what it produces.
@@ -71,9 +74,9 @@ def prepare_dataset(
     ----------
     name_or_dir : str
         A name in ``DATASETS`` ("nsynth-gm", "bach-melodies", "folk-melodies",
-        "speech-noise"), or a folder: a folder that holds only MIDI files is tokenized
-        (``prepare_midi_folder_tokens``), any other is sliced as audio
-        (``prepare_audio_folder``).
+        "speech-noise", "frame-triplets", "sharp-frames"), or a folder: a folder that holds
+        only MIDI files is tokenized (``prepare_midi_folder_tokens``), any other is sliced as
+        audio (``prepare_audio_folder``).
     out : Path, optional
         The cache folder; default :func:`~aigc_studio.datasets.cache.default_dataset_root` of the
         name (a folder's name is :func:`folder_dataset_name`).

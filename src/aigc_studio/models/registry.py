@@ -12,7 +12,15 @@ from typing import Any
 
 from aigc_studio.errors import ConfigError
 
-FAMILIES = ("gan", "vae", "autoregressive", "vocoder", "enhancement", "melody-vae")
+FAMILIES = (
+    "gan",
+    "vae",
+    "autoregressive",
+    "vocoder",
+    "enhancement",
+    "melody-vae",
+    "frame-restoration",
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,13 @@ MODELS: dict[str, ModelSpec] = {
             "aigc_studio.models.denoiser:DenoiserConfig",
             "causal real-time speech denoiser: GRU over ERB bands predicting gains (RNNoise-style, "
             "Valin 2018)",
+        ),
+        ModelSpec(
+            "frame-restorer",
+            "frame-restoration",
+            "aigc_studio.models.frame_restorer:FrameRestorerConfig",
+            "residual CNN correcting video frames: interpolation refinement or deblurring "
+            "(EDSR-style blocks on a pixel-unshuffled grid)",
         ),
     )
 }

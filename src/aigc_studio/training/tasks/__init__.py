@@ -22,6 +22,7 @@ TASKS = {
     "vocoder": "aigc_studio.training.tasks.vocoder:VocoderTask",
     "enhancement": "aigc_studio.training.tasks.enhancement:EnhancementTask",
     "melody-vae": "aigc_studio.training.tasks.melody_vae:MelodyVAETask",
+    "frame-restoration": "aigc_studio.training.tasks.frame_restoration:FrameRestorationTask",
 }
 
 
