@@ -442,6 +442,33 @@ def melody_statistics(
     if len(other_ids) == len(reference_ids):
         other_keys = [tuple(mt.controls_of(test[i]).key) for i in other_ids]
         key_sets[f"{len(others)} other held-out tunes (their own keys)"] = (others, other_keys)
+    if melody is not None:
+        # The random draw above holds few minor headers: a set of minor ones only, with the
+        # real tunes of those headers beside it (their own keys heard: the ceiling).
+        minor_ids = [i for i in chosen if mt.controls_of(test[i]).key[1] == "minor"][:samples]
+        minor_controls = [mt.controls_of(test[i]) for i in minor_ids]
+        say(f"composing {len(minor_ids)} melodies for minor-key headers")
+        minor_ours = [
+            compose_melody(
+                melody,
+                CompositionControls(
+                    style=c.style, key=c.key[0], mode=c.key[1], meter=c.meter, bars=BARS
+                ),
+                seed=seed,
+                copy_index=None,
+            ).events
+            for seed, c in enumerate(minor_controls)
+        ]
+        minor_keys = [tuple(c.key) for c in minor_controls]
+        key_sets[f"transformer, ours, minor headers only ({len(minor_ids)})"] = (
+            minor_ours,
+            minor_keys,
+        )
+        minor_real = [first_bars(tokenizer.decode(test[i]), BARS) for i in minor_ids]
+        key_sets[f"the {len(minor_ids)} held-out minor tunes (their own keys)"] = (
+            minor_real,
+            minor_keys,
+        )
     rows = []
     for name, (melodies, asked) in key_sets.items():
         playable = [
