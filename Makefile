@@ -56,7 +56,7 @@ bench: $(VENV)/.bench-stamp system-deps
 # Shipped weights: each is reproduced on the CPU by one target (prepare the data, train the preset,
 # resuming if a run was interrupted, evaluate on the held-out split, export to the package).
 WEIGHTS := neural-instrument vocoder-instrument denoiser-speech melody-folk chorale-harmonizer melody-vae \
-  melody-vae-2bar
+  melody-vae-2bar frame-refiner deblur-net
 PRESET_neural-instrument := specgan-instrument
 PRESET_vocoder-instrument := vocoder-instrument
 PRESET_denoiser-speech := denoiser-speech
@@ -67,10 +67,17 @@ PRESET_melody-folk := transformer-folk
 PRESET_chorale-harmonizer := transformer-chorales
 PRESET_melody-vae := melody-vae-folk
 PRESET_melody-vae-2bar := melody-vae-2bar-folk
+PRESET_frame-refiner := frame-refiner
+PRESET_deblur-net := deblur-net
 DATA_melody-folk := folk-melodies
 DATA_chorale-harmonizer := bach-chorales
 DATA_melody-vae := folk-melodies
 DATA_melody-vae-2bar := folk-melodies
+DATA_frame-refiner := frame-triplets
+DATA_deblur-net := sharp-frames
+# Extra Debian packages a model's data comes from (the video models: opencv-doc's footage).
+DEPS_frame-refiner := opencv-doc
+DEPS_deblur-net := opencv-doc
 # Later training stages, each resuming the same run with its own preset.
 STAGES_denoiser-speech := denoiser-speech-eq denoiser-speech-eq-long
 # The melody model ships the copy-check index of its training corpus.
@@ -80,6 +87,7 @@ AFTER_chorale-harmonizer = $(BIN)/aigc music index bach-melodies -o src/aigc_stu
 weights: $(addprefix weights-,$(WEIGHTS))
 
 weights-%: install system-deps
+	@bash scripts/install-system-deps.sh $(DEPS_$*)
 	$(BIN)/aigc data prepare --dataset $(DATA_$*)
 	@resume=""; [ -f runs/$*/checkpoints/latest.pt ] && resume="--resume"; \
 	  $(BIN)/aigc train --preset $(PRESET_$*) --run runs/$* $$resume

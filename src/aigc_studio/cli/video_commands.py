@@ -196,21 +196,22 @@ def interpolate(
         float, typer.Option(help="Scene-cut threshold in (0, 1]; 1 never detects a cut.")
     ] = 0.33,
     refine: Annotated[
-        bool | None,
+        bool,
         typer.Option(
             "--refine/--no-refine",
-            help="Correct the warped frames with the learned refinement network (default: on "
-            "when it is installed; --no-refine is faster).",
+            help="Correct flow, blend and colour with the learned refinement network where the "
+            "warps disagree (better on camera moves, slightly worse on static-camera footage; "
+            "see the README's interpolation table).",
         ),
-    ] = None,
+    ] = False,
     crf: Crf = 18,
     codec: Codec = "libx264",
 ) -> None:
     """Raise the frame rate with optical-flow interpolation, or make slow motion.
 
-    Frames are warped along bidirectional DIS optical flow and blended where each is visible,
-    then corrected by the learned refinement network where the two warps disagree; scene cuts
-    are never blended across (the nearer frame is held instead).
+    Frames are warped along bidirectional DIS optical flow and blended where each is visible
+    (with --refine, then corrected by the learned refinement network where the two warps
+    disagree); scene cuts are never blended across (the nearer frame is held instead).
     """
     from aigc_studio.errors import ParameterError
     from aigc_studio.library import Provenance
@@ -297,16 +298,12 @@ def interpolate(
         )
 
 
-def _frame_refiner(refine: bool | None) -> Any:
-    """Return the learned interpolation refinement if asked for, or by default when installed."""
-    from aigc_studio.video.learned import REFINER_WEIGHTS, load_frame_refiner
-    from aigc_studio.weights import shipped_weights
+def _frame_refiner(refine: bool) -> Any:
+    """Return the learned interpolation refinement when asked for (an error if not installed)."""
+    if not refine:
+        return None
+    from aigc_studio.video.learned import load_frame_refiner
 
-    if refine is False:
-        return None
-    if refine is None and shipped_weights(REFINER_WEIGHTS) is None:
-        say(f"note: the learned refinement ({REFINER_WEIGHTS}) is not installed; flow only")
-        return None
     return load_frame_refiner()
 
 
