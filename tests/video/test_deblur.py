@@ -203,8 +203,15 @@ def test_stream_refuses_a_frame_of_another_size(sharp):
         list(deblur_frames([sharp, sharp[:40]]))
 
 
-def test_net_method_needs_a_network(sharp):
-    with pytest.raises(ConfigError, match="none is shipped"):
+def test_net_method_uses_the_shipped_network_or_says_it_is_missing(sharp, monkeypatch):
+    import aigc_studio.weights
+    from aigc_studio.errors import ToolMissingError
+    from aigc_studio.weights import shipped_weights
+
+    if shipped_weights("deblur-net") is not None:
+        assert Deblurrer(DeblurConfig(method="net")).network is not None
+    monkeypatch.setattr(aigc_studio.weights, "shipped_weights", lambda name: None)
+    with pytest.raises(ToolMissingError, match="make weights-deblur-net"):
         Deblurrer(DeblurConfig(method="net"))
 
     def network(frame: np.ndarray) -> np.ndarray:

@@ -7,9 +7,9 @@ roughly isotropic blur (defocus, soft optics, upscaling); it does not undo motio
 path or blur that varies across the picture, which is what a learned network is for: on a
 9-pixel motion streak, Wiener deconvolution with the Gaussian estimate loses about 2 dB PSNR
 (``benchmarks/bench_restoration.py``). Content without sharp edges (soft gradients, skies) reads
-as blurred and gets sharpened. No such
-network is trained or shipped yet: ``method="net"`` is the hook for one; it takes the network
-as a callable (:data:`DeblurNetwork`) and refuses to run without it.
+as blurred and gets sharpened. ``method="net"`` runs a learned network instead, given as a
+callable (:data:`DeblurNetwork`), by default the shipped ``deblur-net``
+(:func:`aigc_studio.video.learned.load_deblur_network`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ __all__ = [
     "wiener_deconvolve",
 ]
 
-#: Ways to deblur: Wiener deconvolution, unsharp masking, or a learned network (not shipped).
+#: Ways to deblur: Wiener deconvolution, unsharp masking, or a learned network.
 DEBLUR_METHODS = ("wiener", "unsharp", "net")
 #: Shapes of the point-spread function assumed by Wiener deconvolution.
 PSF_SHAPES = ("gaussian", "defocus")
@@ -400,7 +400,7 @@ class DeblurConfig:
     ----------
     method : {"wiener", "unsharp", "net"}
         Wiener deconvolution with an estimated PSF (default), unsharp masking, or a learned
-        network (none is shipped yet; one must be passed to :class:`Deblurrer`).
+        network (the one passed to :class:`Deblurrer`, else the shipped ``deblur-net``).
     strength : float
         In [0, 3]. Wiener: mix of the deconvolved luminance with the input (0 = no change,
         1 = the full Wiener estimate, above 1 extrapolates). Unsharp: the gain of the detail.
@@ -493,7 +493,8 @@ class Deblurrer:
     config : DeblurConfig, optional
         Settings; defaults as in :class:`DeblurConfig`.
     network : callable, optional
-        The learned deblurring network for ``method="net"``; see :data:`DeblurNetwork`.
+        The learned deblurring network for ``method="net"`` (see :data:`DeblurNetwork`);
+        default the shipped ``deblur-net``.
 
     Attributes
     ----------
@@ -504,8 +505,8 @@ class Deblurrer:
 
     Raises
     ------
-    ConfigError
-        If ``method="net"`` and no network is given (none is shipped yet).
+    ToolMissingError
+        If ``method="net"``, no network is given and none is shipped.
     ParameterError
         If ``config`` is not a DeblurConfig.
 
@@ -523,10 +524,9 @@ class Deblurrer:
         if not isinstance(self.config, DeblurConfig):
             raise ParameterError(f"config must be a DeblurConfig, got {type(self.config).__name__}")
         if self.config.method == "net" and network is None:
-            raise ConfigError(
-                "deblur method 'net' needs a trained deblurring network, and none is shipped "
-                "yet; use method 'wiener' or 'unsharp'"
-            )
+            from aigc_studio.video.learned import load_deblur_network
+
+            network = load_deblur_network()
         self.network = network
         self._filters: dict[tuple[int, int], _WienerFilter] = {}
         self.sigmas: list[float] = []
@@ -661,8 +661,8 @@ def deblur_frame(
 
     Raises
     ------
-    ConfigError
-        If ``method="net"`` without a network.
+    ToolMissingError
+        If ``method="net"`` without a network and none is shipped.
     MediaError
         If ``frame`` is not a uint8 (H, W, 3) array.
 
@@ -697,8 +697,8 @@ def deblur_frames(
 
     Raises
     ------
-    ConfigError
-        If ``method="net"`` without a network (at the call).
+    ToolMissingError
+        If ``method="net"`` without a network and none is shipped (at the call).
 
     Examples
     --------

@@ -4,7 +4,8 @@ For each pair of neighbouring frames, DIS optical flow is estimated both ways on
 any time ``t`` in between is made by warping both neighbours to ``t`` and blending them with
 per-pixel weights that favour the neighbour in which the pixel is visible (the classical half of
 Jiang et al. 2018, "Super SloMo"). A learned network that corrects the warped estimate can be
-plugged in through ``refine``; none is trained or loaded here. Reading and writing files is the
+plugged in through ``refine`` (the shipped one:
+:func:`aigc_studio.video.learned.load_frame_refiner`). Reading and writing files is the
 caller's job (see :mod:`aigc_studio.media.video_io`).
 """
 
