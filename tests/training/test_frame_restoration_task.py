@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,18 +121,22 @@ def test_interpolation_training_runs_resumes_exactly_and_generates(
     assert generated["images"].shape == (1, 24, 72, 3)
 
 
-def test_untrained_refiner_reproduces_the_classical_blend(triplets: Path, tmp_path: Path) -> None:
+def _refiner_task(triplets: Path, run: Path, task_options: dict) -> Any:
+    """The interpolation task of a tiny refiner, built without a Trainer."""
     from aigc_studio.models.registry import build_model_config, get_model_spec
     from aigc_studio.training.tasks import make_task
 
-    config = _config(triplets, tmp_path / "x", 1, REFINER_MODEL, {"kind": "interpolation"})
-    task = make_task(
+    return make_task(
         get_model_spec("frame-restorer"),
         build_model_config("frame-restorer", REFINER_MODEL),
-        config,
+        _config(triplets, run, 1, REFINER_MODEL, task_options),
         triplets,
         torch.device("cpu"),
     )
+
+
+def test_untrained_refiner_reproduces_the_classical_blend(triplets: Path, tmp_path: Path) -> None:
+    task = _refiner_task(triplets, tmp_path / "x", {"kind": "interpolation"})
     task.prepare()
     network = task.build_modules()["restorer"]
     dataset = task.dataset("train")
@@ -144,19 +149,7 @@ def test_untrained_refiner_reproduces_the_classical_blend(triplets: Path, tmp_pa
 
 
 def test_flips_negate_the_flow_components_they_mirror(triplets: Path, tmp_path: Path) -> None:
-    from aigc_studio.models.registry import build_model_config, get_model_spec
-    from aigc_studio.training.tasks import make_task
-
-    config = _config(
-        triplets, tmp_path / "y", 1, REFINER_MODEL, {"kind": "interpolation", "crop": 0}
-    )
-    task = make_task(
-        get_model_spec("frame-restorer"),
-        build_model_config("frame-restorer", REFINER_MODEL),
-        config,
-        triplets,
-        torch.device("cpu"),
-    )
+    task = _refiner_task(triplets, tmp_path / "y", {"kind": "interpolation", "crop": 0})
     flows = torch.rand(1, 4, 6, 6)
     tensors = {"flows": flows, "target": torch.rand(1, 3, 6, 6)}
     seen = set()
