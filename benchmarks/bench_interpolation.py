@@ -26,7 +26,6 @@ Usage: python benchmarks/bench_interpolation.py [--clips PATH ...] [--frames N]
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import resource
 import shutil
@@ -40,26 +39,19 @@ import numpy as np
 
 import _common
 
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 DEFAULT_CLIPS = ("vtest.avi", "Megamind.avi")
 MINTERPOLATE = "minterpolate=fps={fps}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 
 
 def find_clip(name: str, scratch: Path) -> Path:
     """Return a readable clip path, decompressing ``name.gz`` into ``scratch`` if needed."""
-    path = Path(name)
-    candidates = [path] if path.is_absolute() or path.exists() else [OPENCV_DATA / name]
-    for candidate in list(candidates):
-        candidates.append(candidate.with_name(candidate.name + ".gz"))
-    for candidate in candidates:
-        if candidate.suffix == ".gz" and candidate.exists():
-            target = scratch / candidate.stem
-            with gzip.open(candidate, "rb") as packed, target.open("wb") as out:
-                shutil.copyfileobj(packed, out)
-            return target
-        if candidate.exists():
-            return candidate
-    raise SystemExit(f"clip not found: {name} (install opencv-doc or pass --clips PATH)")
+    from aigc_studio.datasets.video_frames import sample_path
+    from aigc_studio.errors import AigcError
+
+    try:
+        return sample_path(name, scratch)
+    except AigcError as exc:
+        raise SystemExit(f"clip not found: {exc} (or pass --clips PATH)") from None
 
 
 def split_clip(clip: Path, frames: int, scratch: Path) -> tuple[Path, Path, float]:

@@ -37,9 +37,7 @@ on one thread. Usage: python benchmarks/bench_restoration.py [--frames N] [--onl
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -49,8 +47,8 @@ import cv2
 import numpy as np
 
 import _common
+from aigc_studio.video.frame_checks import to_uint8
 
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 DEBLUR_IMAGES = (
     "chicky_512.png",
     "graf1.png",
@@ -66,23 +64,23 @@ SIZE = (320, 240)
 
 def data_file(name: str, scratch: Path) -> Path:
     """Return an opencv-doc sample, decompressing ``name.gz`` into ``scratch`` if needed."""
-    path = OPENCV_DATA / name
-    if path.exists():
-        return path
-    packed = path.with_name(path.name + ".gz")
-    if packed.exists():
-        target = scratch / name
-        with gzip.open(packed, "rb") as source, target.open("wb") as out:
-            shutil.copyfileobj(source, out)
-        return target
-    raise SystemExit(f"{path} not found: install opencv-doc (apt-get install opencv-doc)")
+    from aigc_studio.datasets.video_frames import sample_path
+    from aigc_studio.errors import AigcError
+
+    try:
+        return sample_path(name, scratch)
+    except AigcError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def load_image(name: str, scratch: Path) -> np.ndarray:
-    image = cv2.imread(str(data_file(name, scratch)), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"cannot read {name}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    from aigc_studio.datasets.video_frames import read_photo
+    from aigc_studio.errors import MediaError
+
+    try:
+        return read_photo(data_file(name, scratch))
+    except MediaError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def load_clip(name: str, start: int, count: int, scratch: Path) -> list[np.ndarray]:
@@ -90,10 +88,6 @@ def load_clip(name: str, start: int, count: int, scratch: Path) -> list[np.ndarr
 
     with VideoReader(data_file(name, scratch)) as reader:
         return list(itertools.islice(reader, start, start + count))
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def moving_camera(image: np.ndarray, count: int, seed: int = 0) -> list[np.ndarray]:

@@ -91,7 +91,8 @@ TRIPLET_MARGIN = 16
 def sample_path(name: str | os.PathLike[str], scratch: Path | None = None) -> Path:
     """Return a file: a path as given, or the name of an opencv-doc sample.
 
-    A sample shipped compressed (``name.gz``) is decompressed into ``scratch``.
+    A file found only compressed (``name.gz``, as Debian ships some samples) is decompressed
+    into ``scratch``.
 
     Raises
     ------
@@ -101,21 +102,20 @@ def sample_path(name: str | os.PathLike[str], scratch: Path | None = None) -> Pa
         If a path does not exist.
     """
     path = Path(name)
-    if path.parent != Path(".") or path.is_file():
-        if not path.is_file():
-            raise MediaError(f"{path}: no such file")
-        return path
-    sample = OPENCV_SAMPLES / path.name
-    if sample.is_file():
-        return sample
-    packed = sample.with_name(sample.name + ".gz")
+    given = path.parent != Path(".") or path.is_file()
+    candidate = path if given else OPENCV_SAMPLES / path.name
+    if candidate.is_file():
+        return candidate
+    packed = candidate.with_name(candidate.name + ".gz")
     if packed.is_file() and scratch is not None:
-        target = scratch / path.name
+        target = scratch / candidate.name
         with gzip.open(packed, "rb") as source, target.open("wb") as out:
             shutil.copyfileobj(source, out)
         return target
+    if given:
+        raise MediaError(f"{path}: no such file")
     raise ToolMissingError(
-        f"{sample} not found: the sample images and videos come from Debian's opencv-doc "
+        f"{candidate} not found: the sample images and videos come from Debian's opencv-doc "
         "package (sudo apt-get install opencv-doc), or pass paths of your own"
     )
 
@@ -224,9 +224,11 @@ def triplet_input(estimate: object) -> np.ndarray:
         uint8 ``(H, W, 10)``: warped frame 0, warped frame 1, their blend (RGB each) and the
         weight of warped frame 0 scaled to 0-255. The network's input is this divided by 255.
     """
+    from aigc_studio.video.frame_checks import to_uint8
+
     weight = estimate.weight0[..., None] * 255.0  # type: ignore[attr-defined]
     parts = (estimate.warped0, estimate.warped1, estimate.blended, weight)  # type: ignore[attr-defined]
-    return np.clip(np.rint(np.concatenate(parts, axis=-1)), 0, 255).astype(np.uint8)
+    return to_uint8(np.concatenate(parts, axis=-1))
 
 
 def _patch_corners(
