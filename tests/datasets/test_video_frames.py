@@ -136,3 +136,19 @@ def test_the_named_datasets_are_registered() -> None:
 
     assert DATASETS["frame-triplets"] is prepare_frame_triplets
     assert DATASETS["sharp-frames"] is prepare_sharp_frames
+
+
+def test_a_file_found_only_compressed_is_decompressed_into_scratch(
+    tmp_path: Path, photos: list[str]
+) -> None:
+    import gzip
+
+    packed = tmp_path / "still.png.gz"
+    packed.write_bytes(gzip.compress(Path(photos[0]).read_bytes()))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    found = sample_path(tmp_path / "still.png", scratch)
+    assert found == scratch / "still.png"
+    assert found.read_bytes() == Path(photos[0]).read_bytes()
+    with pytest.raises(MediaError, match="no such file"):
+        sample_path(tmp_path / "still.png")  # no scratch to decompress into
