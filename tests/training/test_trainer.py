@@ -328,3 +328,13 @@ def test_cosine_decay_lowers_the_rate_and_resumes_exactly(data, tmp_path: Path) 
     assert config.lr_factor(6) == pytest.approx(0.1) and config.lr_factor(2) == 1.0
     with pytest.raises(ConfigError, match="lr_decay_start"):
         family_config("lstm", data, tmp_path / "y", steps=6, lr_decay_start=6)
+
+
+def test_load_shipped_loads_a_shipped_model_once() -> None:
+    from aigc_studio.training import load_shipped
+    from aigc_studio.weights import list_shipped_weights
+
+    name = list_shipped_weights()[0]
+    first = load_shipped(name)
+    assert load_shipped(name) is first
+    assert first.step > 0

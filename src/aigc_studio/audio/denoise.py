@@ -15,7 +15,6 @@ that ``"net"`` returns the band of the model's rate only (up to 8 kHz for the 16
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 import warnings
@@ -236,8 +235,12 @@ def trained_denoiser(path: str | os.PathLike[str] | None = None) -> Any:
                 f"`make weights-{SHIPPED_MODEL}` to train it, pass a trained model, or use "
                 "method='gate' (--method gate)"
             )
-        return _load_shipped(str(folder))
-    return _load_checked(str(path))
+        from aigc_studio.training import load_shipped
+
+        return _checked(load_shipped(SHIPPED_MODEL), str(folder))
+    from aigc_studio.training import load_trained
+
+    return _checked(load_trained(str(path)), str(path))
 
 
 def load_denoiser(model: Any = None) -> torch.nn.Module:
@@ -268,16 +271,8 @@ def load_denoiser(model: Any = None) -> torch.nn.Module:
     return network.eval()
 
 
-@functools.lru_cache(maxsize=1)
-def _load_shipped(path: str) -> Any:
-    # Shipped weights never change while the studio runs; a run folder may, so is not cached.
-    return _load_checked(path)
-
-
-def _load_checked(path: str) -> Any:
-    from aigc_studio.training import load_trained
-
-    trained = load_trained(path)
+def _checked(trained: Any, path: str) -> Any:
+    """Return ``trained`` if it is a denoiser (an enhancement model)."""
     if trained.spec.family != "enhancement":
         raise ConfigError(f"{path}: holds a {trained.name} model, not a denoiser")
     return trained

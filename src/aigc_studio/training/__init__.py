@@ -14,7 +14,12 @@ import os
 from typing import Any
 
 from aigc_studio.training.config import TrainConfig, list_presets, load_preset
-from aigc_studio.training.trained_model import TrainedModel, export_weights, load_trained
+from aigc_studio.training.trained_model import (
+    TrainedModel,
+    export_weights,
+    load_shipped,
+    load_trained,
+)
 from aigc_studio.training.trainer import (
     ProgressCallback,
     Trainer,
@@ -55,6 +60,7 @@ __all__ = [
     "export_weights",
     "list_presets",
     "load_preset",
+    "load_shipped",
     "load_trained",
     "resolve_data_root",
     "train",

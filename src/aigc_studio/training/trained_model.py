@@ -8,6 +8,7 @@ with them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -105,6 +106,23 @@ def load_trained(
         module.load_state_dict(weights)
         module.to(device).eval()
     return TrainedModel(spec, task, modules, int(payload["step"]), source, sha256_file(file))
+
+
+@functools.lru_cache(maxsize=8)
+def load_shipped(name: str) -> TrainedModel:
+    """Load a shipped model (``weights/<name>``) once per process, on the CPU.
+
+    Shipped weights never change while the studio runs, so a service that runs a network on
+    every request loads it once; a run folder may change, so :func:`load_trained` is not cached.
+    The caller checks that the model is installed (:func:`aigc_studio.weights.shipped_weights`)
+    and is of the kind it needs.
+
+    Raises
+    ------
+    ConfigError
+        If nothing loadable is there.
+    """
+    return load_trained(name)
 
 
 def export_weights(

@@ -14,7 +14,6 @@ warped again along the corrected flows over the whole frame, so tiles join smoot
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +121,9 @@ def _restorer(source: str | Path | None, default: str, kind: str) -> tuple[torch
                 f"the learned {kind} network ({default}) is not installed; train it with "
                 f"`make weights-{default}` or use the classical path"
             )
-        trained = _load_shipped(name)
+        from aigc_studio.training import load_shipped
+
+        trained = load_shipped(default)
     else:
         trained = _load(name)
     network = trained.modules.get("restorer")
@@ -132,12 +133,6 @@ def _restorer(source: str | Path | None, default: str, kind: str) -> tuple[torch
             f"{name}: holds a {trained.name} model trained for {state_kind!r}, not for {kind!r}"
         )
     return network.eval(), trained
-
-
-@functools.lru_cache(maxsize=2)
-def _load_shipped(name: str) -> Any:
-    # Shipped weights never change while the studio runs; a run folder may, so is not cached.
-    return _load(name)
 
 
 def _load(name: str) -> Any:
