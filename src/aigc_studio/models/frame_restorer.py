@@ -40,7 +40,7 @@ FLOW_CORRECTION_SCALE = 4.0
 #: Pixels of flow per unit of network input (flows enter the trunk divided by this).
 FLOW_INPUT_SCALE = 16.0
 #: Blend weights are clamped to [eps, 1 - eps] before taking their logit.
-_WEIGHT_EPS = 1e-3
+WEIGHT_EPS = 1e-3
 
 
 @dataclass
@@ -194,7 +194,7 @@ class FrameRestorer(nn.Module):
 
 def weight_logit(weight: torch.Tensor) -> torch.Tensor:
     """Return the logit of blend weights in [0, 1] (clamped away from 0 and 1)."""
-    weight = weight.clamp(_WEIGHT_EPS, 1.0 - _WEIGHT_EPS)
+    weight = weight.clamp(WEIGHT_EPS, 1.0 - WEIGHT_EPS)
     return torch.log(weight) - torch.log1p(-weight)
 
 

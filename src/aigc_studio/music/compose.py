@@ -208,9 +208,10 @@ def key_steering(
     if mode == "major":
         return [relative_minor_header(header) + body], MAJOR_KEY_GUIDANCE * strength, None
     bias = torch.zeros(vocab_size)
+    tokenizer = mt.MelodyTokenizer()
     for pitch in range(mt.NOTE_MIN, mt.NOTE_MAX + 1):
         if (pitch - tonic) % 12 in _MAJOR_THIRD_AND_SIXTH:
-            bias[mt.NOTE_OFFSET + pitch - mt.NOTE_MIN] = -MINOR_KEY_PENALTY * strength
+            bias[tokenizer.note_token(pitch)] = -MINOR_KEY_PENALTY * strength
     return None, 0.0, bias
 
 
@@ -296,7 +297,7 @@ def sample_bars(
         new: list[int] = []
 
         def contexts() -> torch.Tensor:
-            return torch.tensor([_window(p, new, max_len) for p in prefixes])  # type: ignore[arg-type]
+            return torch.tensor([_window(p, new, max_len) for p in prefixes])
 
         batch = contexts()
         logits, cache = model(batch)

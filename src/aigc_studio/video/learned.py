@@ -212,7 +212,7 @@ def apply_corrections(estimate: Any, corrections: np.ndarray) -> np.ndarray:
     frames: ``corrections`` is ``(H, W, 8)`` (zero where nothing is corrected, which gives back
     the classical blend). Returns float RGB in 0-255.
     """
-    from aigc_studio.models.frame_restorer import FLOW_CORRECTION_SCALE
+    from aigc_studio.models.frame_restorer import FLOW_CORRECTION_SCALE, WEIGHT_EPS
     from aigc_studio.video.optical_flow import warp_backward
 
     warped = []
@@ -225,7 +225,7 @@ def apply_corrections(estimate: Any, corrections: np.ndarray) -> np.ndarray:
             continue
         corrected = (flow + FLOW_CORRECTION_SCALE * delta).astype(np.float32)
         warped.append(warp_backward(frame.astype(np.float32), corrected))
-    weight = np.clip(estimate.weight0, 1e-3, 1.0 - 1e-3)
+    weight = np.clip(estimate.weight0, WEIGHT_EPS, 1.0 - WEIGHT_EPS)
     logit = np.log(weight) - np.log1p(-weight) + corrections[..., 4]
     blend = (1.0 / (1.0 + np.exp(-logit)))[..., None]
     image = warped[1] + blend * (warped[0] - warped[1]) + 255.0 * corrections[..., 5:8]
