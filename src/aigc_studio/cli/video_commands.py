@@ -200,8 +200,8 @@ def interpolate(
         typer.Option(
             "--refine/--no-refine",
             help="Correct flow, blend and colour with the learned refinement network where the "
-            "warps disagree (better on camera moves, slightly worse on static-camera footage; "
-            "see the README's interpolation table).",
+            "warps disagree (slower, and no better yet on the benchmark clips: see the README's "
+            "interpolation table).",
         ),
     ] = False,
     crf: Crf = 18,
@@ -252,7 +252,11 @@ def interpolate(
                 f"--slowmo needs a target rate above the input's {float(source_fps):g} fps, "
                 f"got {float(target_fps):g}"
             )
-        refiner = _frame_refiner(refine)
+        refiner = None
+        if refine:  # torch is imported only for the network
+            from aigc_studio.video.learned import load_frame_refiner
+
+            refiner = load_frame_refiner()
         audio_args: dict[str, Any] = {}
         if reader.has_audio and audio_mode == "keep":
             audio_args["audio_from"] = source
@@ -296,15 +300,6 @@ def interpolate(
             description="interpolating",
             **audio_args,
         )
-
-
-def _frame_refiner(refine: bool) -> Any:
-    """Return the learned interpolation refinement when asked for (an error if not installed)."""
-    if not refine:
-        return None
-    from aigc_studio.video.learned import load_frame_refiner
-
-    return load_frame_refiner()
 
 
 def _stretch_audio(reader: Any, stretch: float) -> tuple[np.ndarray, int]:
