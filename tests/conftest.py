@@ -51,3 +51,17 @@ def wav_file(tmp_path: Path, sine: tuple[np.ndarray, int]) -> Path:
     path = tmp_path / "sine.wav"
     sf.write(path, audio.T, sr, subtype="PCM_16")
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: threads only add overhead (and spin badly on a loaded machine).
+
+    Modules of small-network tests use it with ``pytestmark = pytest.mark.usefixtures(...)``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

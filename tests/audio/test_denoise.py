@@ -22,12 +22,7 @@ from aigc_studio.models.denoiser import DenoiserConfig, GRUDenoiser
 SR = 16_000
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _fixed_gain_model(bias: float) -> GRUDenoiser:

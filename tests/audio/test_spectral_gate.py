@@ -11,12 +11,7 @@ from aigc_studio.evaluation.enhancement import si_sdr
 SR = 16_000
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _speech_like(seconds: float, rng: np.random.Generator) -> np.ndarray:

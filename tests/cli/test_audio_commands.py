@@ -17,12 +17,7 @@ from aigc_studio.training import TrainConfig, Trainer
 SR = 16_000
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _noisy(seconds: float = 1.0, seed: int = 0) -> np.ndarray:

@@ -18,13 +18,7 @@ from aigc_studio.models.registry import build_model_config, get_model_spec
 TINY = {"hidden_size": 16, "gru_layers": 2, "n_bands": 16}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: threads only add overhead (and spin badly on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(**overrides) -> GRUDenoiser:

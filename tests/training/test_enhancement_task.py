@@ -17,13 +17,7 @@ SR = 16_000
 TINY = {"hidden_size": 16, "gru_layers": 1, "n_bands": 16}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: threads only add overhead (and spin badly on a loaded machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pairs(count: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -22,12 +22,7 @@ DEBLUR_MODEL = {"in_channels": 3, "channels": 8, "blocks": 1}
 REFINER_MODEL = {"in_channels": 14, "channels": 8, "blocks": 1, "output": "flow"}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 #: Photo names whose split (by name) is train, valid or test: 14 is the first test one.
