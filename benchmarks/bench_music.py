@@ -700,17 +700,21 @@ def speed(melody: Any | None, ngram: Any, *, runs: int, render_runs: int) -> Non
     ]
     rows: list[list[object]] = []
     events = None
-    if melody is not None:
+    for key_strength, variant in ((1.0, ""), (0.0, ", no key steering")):
+        if melody is None:
+            break
         times, tokens = [], []
         for seed in range(runs):
             start = time.perf_counter()
-            composition = compose_melody(melody, controls, seed=seed, copy_index=None)
+            composition = compose_melody(
+                melody, controls, seed=seed, copy_index=None, key_strength=key_strength
+            )
             times.append(time.perf_counter() - start)
             tokens.append(len(composition.tokens))
-        events = composition.events
+        events = composition.events if events is None else events
         median = statistics.median(times)
         rate = f"{np.mean(tokens) / median:.0f} tokens/s"
-        rows.append([f"compose {BARS} bars, transformer (ours)", median, rate])
+        rows.append([f"compose {BARS} bars, transformer (ours{variant})", median, rate])
     times, tokens = [], []
     for seed in range(runs):
         start = time.perf_counter()
