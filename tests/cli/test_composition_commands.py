@@ -221,6 +221,8 @@ def test_vary_refuses_a_window_no_shipped_vae_has(
         ["music", "compose", "--key", "H", "-o", "out.mid"],
         ["music", "compose", "--meter", "7/0", "-o", "out.mid"],
         ["music", "compose", "--tempo", "5000", "-o", "out.mid"],
+        ["music", "compose", "--key-strength", "5", "-o", "out.mid"],
+        ["music", "compose", "--key-strength", "-1", "-o", "out.mid"],
         ["music", "compose", "-o", "missing-folder/out.mid"],
         ["music", "vary", "nothing.mid", "-o", "v", "-n", "0"],
     ],

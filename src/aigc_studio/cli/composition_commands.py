@@ -50,8 +50,6 @@ Cadence = Annotated[
 KeyStrength = Annotated[
     float,
     typer.Option(
-        min=0.0,
-        max=3.0,
         help="How firmly to hold the melody to its key, 0-3 (0: the model as it is; major keys "
         "are guided away from their relative minor, minor keys avoid their major third and "
         "sixth).",
