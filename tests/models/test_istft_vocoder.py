@@ -19,6 +19,18 @@ def test_output_length_is_frames_times_hop() -> None:
     assert wave.abs().max() <= 1.0
 
 
+def test_return_spectrum_gives_the_stft_the_waveform_was_made_from() -> None:
+    gen = ISTFTVocoderGenerator(ISTFTVocoderConfig.from_dict({**SMALL, "phase": "integrated"}))
+    mel = torch.randn(2, 32, 20)
+    wave, magnitude, phase = gen(mel, return_spectrum=True)
+    assert magnitude.shape == phase.shape == (2, 257, 20)
+    assert torch.equal(wave, gen(mel))
+    rebuilt = torch.istft(
+        torch.polar(magnitude, phase), 512, 128, window=torch.hann_window(512), length=20 * 128
+    )
+    assert torch.allclose(rebuilt.clamp(-1, 1), wave[:, 0], atol=1e-5)
+
+
 def test_synthesize_numpy_and_bad_input() -> None:
     gen = ISTFTVocoderGenerator(ISTFTVocoderConfig.from_dict(SMALL))
     audio = gen.synthesize(np.zeros((32, 5), np.float32))

@@ -5,7 +5,13 @@ import torch
 
 from aigc_studio.errors import ParameterError
 from aigc_studio.models.mel import LogMelSpectrogram, MelConfig
-from aigc_studio.models.spectral_losses import MultiResolutionSTFTLoss, mel_l1_loss
+from aigc_studio.models.spectral_losses import (
+    MultiResolutionSTFTLoss,
+    anti_wrapped,
+    magnitude_losses,
+    mel_l1_loss,
+    phase_derivative_losses,
+)
 
 
 def _signal() -> torch.Tensor:
@@ -74,3 +80,71 @@ def test_mel_l1_loss_rejects_wrong_target() -> None:
         mel_l1_loss(_signal(), torch.zeros(1, 40, 32), mel)
     with pytest.raises(ParameterError, match="at most one"):
         mel_l1_loss(_signal(), torch.zeros(1, 32, 10), mel)
+
+
+def test_anti_wrapped_measures_distance_to_the_nearest_whole_turn() -> None:
+    turns = torch.tensor([0.0, 2 * torch.pi, -4 * torch.pi, torch.pi, 0.5, 2 * torch.pi - 0.5])
+    assert torch.allclose(
+        anti_wrapped(turns), torch.tensor([0.0, 0.0, 0.0, torch.pi, 0.5, 0.5]), atol=1e-6
+    )
+
+
+def _tone_stft() -> tuple[torch.Tensor, torch.Tensor]:
+    t = torch.arange(8192) / 16000
+    spec = torch.stft(
+        torch.sin(2 * torch.pi * 440.0 * t)[None],
+        512,
+        128,
+        window=torch.hann_window(512),
+        return_complex=True,
+    )
+    return spec.abs(), spec.angle()
+
+
+def test_phase_losses_ignore_whole_turns_and_a_constant_offset() -> None:
+    magnitude, phase = _tone_stft()
+    for pred in (phase, phase + 2 * torch.pi, phase + 1.3):
+        group_delay, frequency = phase_derivative_losses(pred, phase, magnitude)
+        assert group_delay.item() < 1e-4 and frequency.item() < 1e-4
+
+
+def test_phase_losses_see_drift_between_bins_and_between_frames() -> None:
+    magnitude, phase = _tone_stft()
+    bins, frames = phase.shape[1:]
+    across_bins = phase + 0.4 * torch.arange(bins)[None, :, None]
+    across_frames = phase + 0.4 * torch.arange(frames)[None, None, :]
+    group_delay, frequency = phase_derivative_losses(across_bins, phase, magnitude)
+    assert group_delay.item() == pytest.approx(0.4, abs=1e-3) and frequency.item() < 1e-4
+    group_delay, frequency = phase_derivative_losses(across_frames, phase, magnitude)
+    assert frequency.item() == pytest.approx(0.4, abs=1e-3) and group_delay.item() < 1e-4
+
+
+def test_phase_losses_weight_by_the_target_magnitude() -> None:
+    magnitude, phase = _tone_stft()
+    silent = magnitude < 1e-3 * magnitude.max()
+    noisy = torch.where(silent, phase + 3.0 * torch.rand_like(phase), phase)
+    group_delay, frequency = phase_derivative_losses(noisy, phase, magnitude)
+    assert silent.float().mean() > 0.5  # most bins are far from the tone
+    assert group_delay.item() < 0.01 and frequency.item() < 0.01
+
+
+def test_phase_losses_give_gradients_and_check_shapes() -> None:
+    magnitude, phase = _tone_stft()
+    pred = (phase + 0.3 * torch.randn_like(phase)).requires_grad_(True)
+    sum(phase_derivative_losses(pred, phase, magnitude)).backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    with pytest.raises(ParameterError, match="same"):
+        phase_derivative_losses(phase[..., :-1], phase, magnitude)
+    with pytest.raises(ParameterError, match=">= 2"):
+        phase_derivative_losses(phase[..., :1], phase[..., :1], magnitude[..., :1])
+
+
+def test_magnitude_losses_are_zero_for_equal_spectra_and_grow_with_error() -> None:
+    magnitude, _ = _tone_stft()
+    magnitude = magnitude.clamp_min(1e-5)
+    zero = magnitude_losses(magnitude, magnitude)
+    assert zero[0].item() == 0.0 and zero[1].item() == 0.0
+    small = magnitude_losses(1.1 * magnitude, magnitude)
+    large = magnitude_losses(2.0 * magnitude, magnitude)
+    assert small[0] < large[0] and small[1] < large[1]
+    assert small[0].item() == pytest.approx(0.1, rel=1e-4)

@@ -122,6 +122,28 @@ def test_vocoder_reconstruction_improves(family: str, data, tmp_path: Path) -> N
     assert "d_loss" in records[-1] and "d_loss" not in records[0]  # adversarial after warm-up
 
 
+def test_istft_vocoder_learns_its_spectrum_under_phase_supervision(data, tmp_path: Path) -> None:
+    spectrum = {**VOCODER_TASK, "adversarial_start": 100, "spectrum_weight": 5.0}
+    config = family_config(
+        "istft-vocoder",
+        data,
+        tmp_path / "run",
+        steps=15,
+        lr=3e-3,
+        task={**spectrum, "phase_weight": 5.0},
+    )
+    train(config)
+    records = read_metrics(tmp_path / "run")
+    for key in ("spectrum_sc", "spectrum_mag", "group_delay", "inst_frequency"):
+        assert all(0 <= r[key] < 10 for r in records), key
+    assert np.mean([r["spectrum_mag"] for r in records[-3:]]) < np.mean(
+        [r["spectrum_mag"] for r in records[:3]]
+    )
+    hifigan = family_config("vocoder", data, tmp_path / "hifi", steps=1, task=spectrum)
+    with pytest.raises(ConfigError, match="iSTFT vocoder"):
+        train(hifigan)
+
+
 @pytest.mark.parametrize("family", ["gan", "vae", "lstm", "transformer", "vocoder"])
 def test_resume_repeats_the_uninterrupted_run_exactly(family: str, data, tmp_path: Path) -> None:
     train(family_config(family, data, tmp_path / "straight", steps=6))

@@ -199,8 +199,20 @@ class ISTFTVocoderGenerator(nn.Module):
                 self.head.weight[config.n_fft // 2 + 1 :].zero_()
                 self.head.bias[config.n_fft // 2 + 1 :].zero_()
 
-    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, log_mel: torch.Tensor, return_spectrum: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Synthesize (B, 1, frames * hop_length) waveforms from (B, n_mels, frames) log-mels.
+
+        Parameters
+        ----------
+        log_mel : torch.Tensor
+            (B, n_mels, frames).
+        return_spectrum : bool
+            Also return the predicted STFT that the waveform was made from, as
+            ``(wave, magnitude, phase)`` with (B, n_fft/2+1, frames) magnitude and phase, for
+            losses on the spectrum itself (training passes it through the forward call, so that
+            DistributedDataParallel sees it).
 
         Raises
         ------
@@ -235,7 +247,10 @@ class ISTFTVocoderGenerator(nn.Module):
             center=True,
             length=frames * self.config.hop_length,
         )
-        return wave.clamp(-1.0, 1.0).unsqueeze(1)
+        wave = wave.clamp(-1.0, 1.0).unsqueeze(1)
+        if return_spectrum:
+            return wave, magnitude, phase
+        return wave
 
     def _integrate_phase(self, deviation: torch.Tensor) -> torch.Tensor:
         """Turn per-frame frequency deviations (B, bins, frames) into phase by a running sum.

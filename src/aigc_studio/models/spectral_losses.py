@@ -117,12 +117,98 @@ class MultiResolutionSTFTLoss(nn.Module):
             window = getattr(self, f"window_{i}")
             pred_mag = _magnitude(pred, fft, hop, win, window, self.power_floor)
             target_mag = _magnitude(target, fft, hop, win, window, self.power_floor)
-            sc_total = sc_total + torch.linalg.norm(target_mag - pred_mag) / torch.linalg.norm(
-                target_mag
-            )
-            mag_total = mag_total + F.l1_loss(pred_mag.log(), target_mag.log())
+            convergence, log_l1 = magnitude_losses(pred_mag, target_mag)
+            sc_total = sc_total + convergence
+            mag_total = mag_total + log_l1
         n = len(self.resolutions)
         return sc_total / n, mag_total / n
+
+
+def magnitude_losses(
+    pred_magnitude: torch.Tensor, target_magnitude: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spectral convergence and log-magnitude L1 of two magnitude spectrograms.
+
+    ``|| |S| - |Ŝ| ||_F / || |S| ||_F`` over the whole batch and ``mean(| log|S| - log|Ŝ| |)``:
+    one resolution of :class:`MultiResolutionSTFTLoss`, usable on a vocoder's own predicted
+    magnitudes as well as on the STFT of its output.
+
+    Parameters
+    ----------
+    pred_magnitude, target_magnitude : torch.Tensor
+        Positive magnitudes of the same shape (floor them before: the log needs it).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(spectral_convergence, log_magnitude_l1)`` scalars.
+    """
+    convergence = torch.linalg.norm(target_magnitude - pred_magnitude) / torch.linalg.norm(
+        target_magnitude
+    )
+    return convergence, F.l1_loss(pred_magnitude.log(), target_magnitude.log())
+
+
+def anti_wrapped(phase_difference: torch.Tensor) -> torch.Tensor:
+    """Distance of a phase difference to the nearest whole turn, in [0, π] (Ai & Ling 2023)."""
+    turn = 2 * torch.pi
+    return torch.abs(phase_difference - turn * torch.round(phase_difference / turn))
+
+
+def phase_derivative_losses(
+    pred_phase: torch.Tensor, target_phase: torch.Tensor, target_magnitude: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Group-delay and instantaneous-frequency losses of a predicted STFT phase (APNet).
+
+    Ai & Ling 2023 ("APNet: an all-frame-level neural vocoder incorporating direct prediction
+    of amplitude and phase spectra") supervise a phase spectrum through its derivatives, each
+    difference measured by :func:`anti_wrapped` so that a whole turn costs nothing:
+
+    - group delay: the difference between neighbouring bins of one frame; it is what keeps the
+      bins of one partial in step, so that overlapping frames add up instead of cancelling;
+    - instantaneous frequency: the difference between neighbouring frames of one bin.
+
+    Here each difference is weighted by the geometric mean of the two target magnitudes it
+    joins (the phase of a silent bin is noise and does not shape the waveform), and both are
+    weighted means over the batch.
+
+    Parameters
+    ----------
+    pred_phase, target_phase, target_magnitude : torch.Tensor
+        (B, bins, frames), the same shape; phases in radians.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(group_delay, instantaneous_frequency)`` scalars in radians, each in [0, π].
+
+    Raises
+    ------
+    ParameterError
+        If the shapes differ or are not (B, bins, frames) with at least two bins and frames.
+    """
+    shape = target_phase.shape
+    if (
+        pred_phase.shape != shape
+        or target_magnitude.shape != shape
+        or len(shape) != 3
+        or min(shape[1], shape[2]) < 2
+    ):
+        raise ParameterError(
+            "pred_phase, target_phase and target_magnitude must be the same (B, bins, frames) "
+            f"with >= 2 bins and frames, got {tuple(pred_phase.shape)}, {tuple(shape)}, "
+            f"{tuple(target_magnitude.shape)}"
+        )
+    error = pred_phase - target_phase
+    magnitude = target_magnitude.detach()
+    losses = []
+    for dim in (1, 2):  # bins (group delay), frames (instantaneous frequency)
+        step = anti_wrapped(torch.diff(error, dim=dim))
+        weight = torch.sqrt(
+            magnitude.narrow(dim, 0, shape[dim] - 1) * magnitude.narrow(dim, 1, shape[dim] - 1)
+        )
+        losses.append((weight * step).sum() / weight.sum().clamp_min(1e-12))
+    return losses[0], losses[1]
 
 
 def _magnitude(

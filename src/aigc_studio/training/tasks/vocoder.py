@@ -26,7 +26,10 @@ class VocoderTask(TrainingTask):
     ``adversarial_start`` (step at which the discriminators join), ``mel_weight``,
     ``stft_weight``, ``feature_weight``, ``stft_power_floor`` (floor of the STFT loss's log
     magnitudes: -100 dB, as low as the log-spectral distance it is judged by),
-    ``discriminator`` (a dict for ``WaveDiscriminatorConfig``).
+    ``discriminator`` (a dict for ``WaveDiscriminatorConfig``), and for an iSTFT generator
+    ``spectrum_weight`` (spectral convergence + log-magnitude L1 of its predicted magnitudes
+    against the real STFT at its own resolution) and ``phase_weight`` (group-delay +
+    instantaneous-frequency losses of its predicted phase, APNet's phase supervision).
     """
 
     family = "vocoder"
@@ -37,6 +40,8 @@ class VocoderTask(TrainingTask):
         "stft_weight": 1.0,
         "feature_weight": 2.0,
         "stft_power_floor": 1e-10,
+        "spectrum_weight": 0.0,
+        "phase_weight": 0.0,
         "discriminator": {},
     }
     ema_modules = ("generator",)
@@ -55,6 +60,17 @@ class VocoderTask(TrainingTask):
         self.stft_loss = MultiResolutionSTFTLoss(power_floor=self.options["stft_power_floor"]).to(
             self.device
         )
+        self.supervises_spectrum = bool(
+            self.options["spectrum_weight"] or self.options["phase_weight"]
+        )
+        if self.supervises_spectrum:
+            from aigc_studio.models.istft_vocoder import ISTFTVocoderConfig
+
+            if not isinstance(config, ISTFTVocoderConfig):
+                raise ConfigError(
+                    "spectrum_weight and phase_weight need an iSTFT vocoder (model istft-vocoder)"
+                )
+            self.synthesis_window = torch.hann_window(config.n_fft, device=self.device)
         segment = self.options["segment_samples"]
         if segment % config.hop_length or segment < 4 * config.hop_length:
             raise ConfigError(
@@ -142,7 +158,10 @@ class VocoderTask(TrainingTask):
         real = self._crop(batch["audio"]).unsqueeze(1)
         with torch.no_grad():
             mel = self._mel_frames(real)
-        fake = generator(mel)
+        if self.supervises_spectrum:
+            fake, predicted_magnitude, predicted_phase = generator(mel, return_spectrum=True)
+        else:
+            fake = generator(mel)
         size = real.shape[0]
         adversarial = step >= self.options["adversarial_start"]
         losses: dict[str, float] = {}
@@ -156,6 +175,10 @@ class VocoderTask(TrainingTask):
         g_loss = self.options["mel_weight"] * mel_loss + self.options["stft_weight"] * (
             convergence + magnitude
         )
+        if self.supervises_spectrum:
+            g_loss = g_loss + self._spectrum_losses(
+                real, predicted_magnitude, predicted_phase, losses
+            )
         if adversarial:
             logits, features = discriminator(torch.cat([real, fake]))
             adv = generator_adversarial_loss([x[size:] for x in logits])
@@ -174,6 +197,39 @@ class VocoderTask(TrainingTask):
             stft_mag=float(magnitude.detach()),
         )
         return losses
+
+    def _spectrum_losses(
+        self,
+        real: torch.Tensor,
+        magnitude: torch.Tensor,
+        phase: torch.Tensor,
+        losses: dict[str, float],
+    ) -> torch.Tensor:
+        """Weighted losses of the generator's predicted STFT against the real one (logged)."""
+        from aigc_studio.models.spectral_losses import magnitude_losses, phase_derivative_losses
+
+        config = self.model_config
+        target = torch.stft(
+            real[:, 0],
+            config.n_fft,
+            config.hop_length,
+            window=self.synthesis_window,
+            center=True,
+            return_complex=True,
+        )[..., : magnitude.shape[-1]]
+        floor = float(np.sqrt(self.options["stft_power_floor"]))
+        target_magnitude = target.abs().clamp_min(floor)
+        convergence, log_l1 = magnitude_losses(magnitude.clamp_min(floor), target_magnitude)
+        group_delay, frequency = phase_derivative_losses(phase, target.angle(), target_magnitude)
+        losses.update(
+            spectrum_sc=float(convergence.detach()),
+            spectrum_mag=float(log_l1.detach()),
+            group_delay=float(group_delay.detach()),
+            inst_frequency=float(frequency.detach()),
+        )
+        return self.options["spectrum_weight"] * (convergence + log_l1) + self.options[
+            "phase_weight"
+        ] * (group_delay + frequency)
 
     @override
     @torch.no_grad()
