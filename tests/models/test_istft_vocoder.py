@@ -114,3 +114,44 @@ def test_integrated_phase_turns_each_bin_at_its_centre_plus_the_deviation() -> N
 def test_phase_mode_is_validated() -> None:
     with pytest.raises(ConfigError, match="phase"):
         ISTFTVocoderConfig.from_dict({**SMALL, "phase": "psychic"})
+
+
+def _spectral_inconsistency(gen: ISTFTVocoderGenerator, mel: torch.Tensor) -> float:
+    """Relative distance between the predicted magnitude and that of the waveform made."""
+    wave, magnitude, _ = gen(mel, return_spectrum=True)
+    made = torch.stft(
+        wave[:, 0], 512, 128, window=torch.hann_window(512), return_complex=True
+    )[..., : mel.shape[-1]].abs()
+    return float(torch.linalg.norm(made - magnitude) / torch.linalg.norm(magnitude))
+
+
+def test_consistency_projections_make_the_waveform_agree_with_its_magnitude() -> None:
+    torch.manual_seed(0)
+    gen = ISTFTVocoderGenerator(ISTFTVocoderConfig.from_dict({**SMALL, "phase": "direct"}))
+    with torch.no_grad():  # a random phase: overlapping frames disagree
+        gen.head.weight[257:].normal_(std=3.0)
+    mel = torch.randn(1, 32, 24) - 4.0
+    distances = []
+    for projections in (0, 1, 3):
+        gen.config.projections = projections
+        distances.append(_spectral_inconsistency(gen, mel))
+    assert distances[0] > distances[1] > distances[2]
+
+
+def test_projection_gradients_stay_finite_on_silence() -> None:
+    gen = ISTFTVocoderGenerator(ISTFTVocoderConfig.from_dict({**SMALL, "projections": 2}))
+    with torch.no_grad():  # magnitudes that underflow to exact zeros: a silent waveform
+        gen.head.bias[:257].fill_(-200.0)
+    silent = torch.full((1, 32, 8), -30.0, requires_grad=True)
+    wave = gen(silent)
+    assert torch.count_nonzero(wave) == 0
+    wave.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in gen.parameters() if p.grad is not None)
+    assert torch.isfinite(silent.grad).all()
+
+
+def test_projections_are_validated() -> None:
+    with pytest.raises(ConfigError, match="projections"):
+        ISTFTVocoderConfig.from_dict({**SMALL, "projections": 9})
+    with pytest.raises(ConfigError, match="projections"):
+        ISTFTVocoderConfig.from_dict({**SMALL, "projections": -1})

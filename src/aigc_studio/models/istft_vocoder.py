@@ -29,6 +29,10 @@ from aigc_studio.models.vocoder import synthesize_numpy
 MAX_MAGNITUDE = 100.0
 #: Smallest magnitude of the pseudo-inverse prior (the mel feature's own floor).
 PRIOR_FLOOR = 1e-5
+#: Floor of the magnitude that a consistency projection divides by (keeps silent bins finite).
+PROJECTION_EPS = 1e-7
+#: Most consistency projections a generator may apply.
+MAX_PROJECTIONS = 8
 #: How the head's second half becomes the STFT phase (see ``ISTFTVocoderConfig.phase``).
 PHASE_MODES = ("direct", "integrated")
 
@@ -64,6 +68,13 @@ class ISTFTVocoderConfig:
         consistent phase of a sustained partial; ``"direct"`` (Vocos) predicts each frame's
         phase on its own, which a convolutional stack keeps constant on a steady input, so that
         sustained notes buzz at the frame rate.
+    projections : int
+        Consistency projections after the first waveform (0 to :data:`MAX_PROJECTIONS`): each
+        keeps the predicted magnitude and takes the phase of the STFT of the waveform so far
+        (one Griffin-Lim iteration, Griffin & Lim 1984, started from the predicted phase; a
+        fixed layer, as in Masuyama et al. 2019's "Deep Griffin-Lim iteration"). It removes
+        the part of the predicted phase that overlapping frames cannot agree on, which
+        otherwise cancels energy in the overlap-add. Each costs one STFT and one inverse STFT.
     mel : MelConfig or dict, optional
         The feature being inverted; defaults to the studio feature with ``n_mels``/``hop_length``.
     """
@@ -76,6 +87,7 @@ class ISTFTVocoderConfig:
     kernel_size: int = 7
     magnitude_prior: bool = True
     phase: str = "direct"
+    projections: int = 0
     mel: MelConfig | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -98,6 +110,10 @@ class ISTFTVocoderConfig:
             raise ConfigError(f"layers must be in [1, 64], got {self.layers}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
+        if not 0 <= self.projections <= MAX_PROJECTIONS:
+            raise ConfigError(
+                f"projections must be in [0, {MAX_PROJECTIONS}], got {self.projections}"
+            )
         if self.phase not in PHASE_MODES:
             raise ConfigError(f"phase must be one of {list(PHASE_MODES)}, got {self.phase!r}")
 
@@ -210,7 +226,8 @@ class ISTFTVocoderGenerator(nn.Module):
             (B, n_mels, frames).
         return_spectrum : bool
             Also return the predicted STFT that the waveform was made from, as
-            ``(wave, magnitude, phase)`` with (B, n_fft/2+1, frames) magnitude and phase, for
+            ``(wave, magnitude, phase)`` with (B, n_fft/2+1, frames) magnitude and phase (the
+            predicted phase, before any consistency projection), for
             losses on the spectrum itself (training passes it through the forward call, so that
             DistributedDataParallel sees it).
 
@@ -236,9 +253,27 @@ class ISTFTVocoderGenerator(nn.Module):
         magnitude = torch.exp(log_magnitude).clamp(max=MAX_MAGNITUDE)
         if self.config.phase == "integrated":
             phase = self._integrate_phase(phase)
-        spectrum = torch.polar(magnitude, phase)
         frames = log_mel.shape[-1]
-        wave = torch.istft(
+        wave = self._inverse_stft(torch.polar(magnitude, phase), frames)
+        for _ in range(self.config.projections):
+            rebuilt = torch.stft(
+                wave,
+                self.config.n_fft,
+                self.config.hop_length,
+                window=self.window,
+                center=True,
+                return_complex=True,
+            )[..., :frames]
+            # |rebuilt| with a floor that keeps the gradient finite where a bin is silent
+            size = torch.sqrt(rebuilt.real.square() + rebuilt.imag.square() + PROJECTION_EPS**2)
+            wave = self._inverse_stft(magnitude * rebuilt / size, frames)
+        wave = wave.clamp(-1.0, 1.0).unsqueeze(1)
+        if return_spectrum:
+            return wave, magnitude, phase
+        return wave
+
+    def _inverse_stft(self, spectrum: torch.Tensor, frames: int) -> torch.Tensor:
+        return torch.istft(
             spectrum,
             self.config.n_fft,
             self.config.hop_length,
@@ -247,10 +282,6 @@ class ISTFTVocoderGenerator(nn.Module):
             center=True,
             length=frames * self.config.hop_length,
         )
-        wave = wave.clamp(-1.0, 1.0).unsqueeze(1)
-        if return_spectrum:
-            return wave, magnitude, phase
-        return wave
 
     def _integrate_phase(self, deviation: torch.Tensor) -> torch.Tensor:
         """Turn per-frame frequency deviations (B, bins, frames) into phase by a running sum.
