@@ -119,9 +119,9 @@ def test_phase_mode_is_validated() -> None:
 def _spectral_inconsistency(gen: ISTFTVocoderGenerator, mel: torch.Tensor) -> float:
     """Relative distance between the predicted magnitude and that of the waveform made."""
     wave, magnitude, _ = gen(mel, return_spectrum=True)
-    made = torch.stft(
-        wave[:, 0], 512, 128, window=torch.hann_window(512), return_complex=True
-    )[..., : mel.shape[-1]].abs()
+    made = torch.stft(wave[:, 0], 512, 128, window=torch.hann_window(512), return_complex=True)[
+        ..., : mel.shape[-1]
+    ].abs()
     return float(torch.linalg.norm(made - magnitude) / torch.linalg.norm(magnitude))
 
 
