@@ -156,10 +156,10 @@ def generate(
     vocoder: Annotated[
         str,
         typer.Option(
-            help="griffin-lim, auto (the shipped vocoder: faster, not yet better), or a "
-            "trained vocoder's path."
+            help="auto (the shipped vocoder where the feature matches, else Griffin-Lim), "
+            "griffin-lim, or a trained vocoder's path."
         ),
-    ] = "griffin-lim",
+    ] = "auto",
 ) -> None:
     """Generate samples from a trained model (step 5 of the pipeline) into a folder."""
     from aigc_studio.library import Provenance

@@ -15,10 +15,11 @@ from aigc_studio.errors import ConfigError
 
 #: Name of the shipped vocoder under ``aigc_studio/weights``.
 DEFAULT_VOCODER = "vocoder-instrument"
-#: What renders spectrograms unless the caller says otherwise. Griffin-Lim, for now: the shipped
-#: vocoder is ~30x faster but still loses to it on held-out quality and buzzes at the frame rate
-#: (62.5 Hz) on low notes (see benchmarks/bench_vocoder.py); ``vocoder="auto"`` opts in.
-DEFAULT_RENDERER = "griffin-lim"
+#: What renders spectrograms unless the caller says otherwise: the shipped vocoder where its
+#: feature matches (else Griffin-Lim). It beats Griffin-Lim-100 on held-out notes (LSD and
+#: MR-STFT distance), keeps more pitch accuracy on the neural instrument's notes, and is ~30x
+#: faster (benchmarks/bench_vocoder.py, bench_neural_instrument.py).
+DEFAULT_RENDERER = "auto"
 
 
 def render_mel(
@@ -37,9 +38,9 @@ def render_mel(
     features : dict
         The feature parameters (sr, n_fft, hop_length, n_mels, fmin, fmax) of ``mel``.
     vocoder : str, PathLike or None
-        ``"griffin-lim"``/None (the default, see ``DEFAULT_RENDERER``), ``"auto"`` (the shipped
-        vocoder when its feature matches, else Griffin-Lim), or a path to a trained vocoder (run
-        folder, checkpoint or weights folder).
+        ``"auto"`` (the default, see ``DEFAULT_RENDERER``: the shipped vocoder when its
+        feature matches, else Griffin-Lim), ``"griffin-lim"``/None, or a path to a trained
+        vocoder (run folder, checkpoint or weights folder).
     griffin_lim_iterations : int
         Iterations when Griffin-Lim is used.
 
