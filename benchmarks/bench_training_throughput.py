@@ -33,7 +33,12 @@ def main() -> None:
         _common.dataset(values["data"])
         with tempfile.TemporaryDirectory() as run:
             values.update(
-                run_dir=run, steps=args.steps + 1, eval_every=0, checkpoint_every=10**6, log_every=1
+                run_dir=run,
+                steps=args.steps + 1,
+                eval_every=0,
+                checkpoint_every=10**6,
+                log_every=1,
+                lr_decay_start=None,  # a schedule's start lies past these few steps
             )
             times: list[float] = []
             last = [time.perf_counter()]
