@@ -256,14 +256,7 @@ class ISTFTVocoderGenerator(nn.Module):
         frames = log_mel.shape[-1]
         wave = self._inverse_stft(torch.polar(magnitude, phase), frames)
         for _ in range(self.config.projections):
-            rebuilt = torch.stft(
-                wave,
-                self.config.n_fft,
-                self.config.hop_length,
-                window=self.window,
-                center=True,
-                return_complex=True,
-            )[..., :frames]
+            rebuilt = self.analysis_stft(wave, frames)
             # |rebuilt| with a floor that keeps the gradient finite where a bin is silent
             size = torch.sqrt(rebuilt.real.square() + rebuilt.imag.square() + PROJECTION_EPS**2)
             wave = self._inverse_stft(magnitude * rebuilt / size, frames)
@@ -271,6 +264,21 @@ class ISTFTVocoderGenerator(nn.Module):
         if return_spectrum:
             return wave, magnitude, phase
         return wave
+
+    def analysis_stft(self, wave: torch.Tensor, frames: int) -> torch.Tensor:
+        """Return the complex STFT of (B, samples) waveforms at the synthesis resolution.
+
+        The same frames (size, hop, window, centring) as the generator's inverse STFT, cut to
+        the first ``frames``: (B, n_fft/2+1, frames).
+        """
+        return torch.stft(
+            wave,
+            self.config.n_fft,
+            self.config.hop_length,
+            window=self.window,
+            center=True,
+            return_complex=True,
+        )[..., :frames]
 
     def _inverse_stft(self, spectrum: torch.Tensor, frames: int) -> torch.Tensor:
         return torch.istft(

@@ -16,6 +16,7 @@ from torch import nn
 from typing_extensions import override
 
 from aigc_studio.errors import ConfigError
+from aigc_studio.training.distributed import unwrap_module
 from aigc_studio.training.tasks.base import OptimizerPlan, TrainingTask, Update
 
 
@@ -70,7 +71,6 @@ class VocoderTask(TrainingTask):
                 raise ConfigError(
                     "spectrum_weight and phase_weight need an iSTFT vocoder (model istft-vocoder)"
                 )
-            self.synthesis_window = torch.hann_window(config.n_fft, device=self.device)
         segment = self.options["segment_samples"]
         if segment % config.hop_length or segment < 4 * config.hop_length:
             raise ConfigError(
@@ -176,8 +176,12 @@ class VocoderTask(TrainingTask):
             convergence + magnitude
         )
         if self.supervises_spectrum:
+            with torch.no_grad():
+                target = unwrap_module(generator).analysis_stft(
+                    real[:, 0], predicted_magnitude.shape[-1]
+                )
             g_loss = g_loss + self._spectrum_losses(
-                real, predicted_magnitude, predicted_phase, losses
+                target, predicted_magnitude, predicted_phase, losses
             )
         if adversarial:
             logits, features = discriminator(torch.cat([real, fake]))
@@ -200,7 +204,7 @@ class VocoderTask(TrainingTask):
 
     def _spectrum_losses(
         self,
-        real: torch.Tensor,
+        target: torch.Tensor,
         magnitude: torch.Tensor,
         phase: torch.Tensor,
         losses: dict[str, float],
@@ -208,15 +212,6 @@ class VocoderTask(TrainingTask):
         """Weighted losses of the generator's predicted STFT against the real one (logged)."""
         from aigc_studio.models.spectral_losses import magnitude_losses, phase_derivative_losses
 
-        config = self.model_config
-        target = torch.stft(
-            real[:, 0],
-            config.n_fft,
-            config.hop_length,
-            window=self.synthesis_window,
-            center=True,
-            return_complex=True,
-        )[..., : magnitude.shape[-1]]
         floor = float(np.sqrt(self.options["stft_power_floor"]))
         target_magnitude = target.abs().clamp_min(floor)
         convergence, log_l1 = magnitude_losses(magnitude.clamp_min(floor), target_magnitude)
