@@ -27,6 +27,20 @@ def dataset(name: str) -> Path:
     return prepare_dataset(name)
 
 
+def sample_file(name: str, scratch: Path, hint: str = "") -> Path:
+    """Return an opencv-doc sample (or a given path), decompressing ``name.gz`` into ``scratch``.
+
+    Exits with the package's one-line reason (and ``hint``) when it is missing.
+    """
+    from aigc_studio.datasets.video_frames import sample_path
+    from aigc_studio.errors import AigcError
+
+    try:
+        return sample_path(name, scratch)
+    except AigcError as exc:
+        raise SystemExit(f"{exc}{hint}") from None
+
+
 def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     """Format rows as a Markdown table (floats with 3 significant digits)."""
 

@@ -43,17 +43,6 @@ DEFAULT_CLIPS = ("vtest.avi", "Megamind.avi")
 MINTERPOLATE = "minterpolate=fps={fps}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 
 
-def find_clip(name: str, scratch: Path) -> Path:
-    """Return a readable clip path, decompressing ``name.gz`` into ``scratch`` if needed."""
-    from aigc_studio.datasets.video_frames import sample_path
-    from aigc_studio.errors import AigcError
-
-    try:
-        return sample_path(name, scratch)
-    except AigcError as exc:
-        raise SystemExit(f"clip not found: {exc} (or pass --clips PATH)") from None
-
-
 def split_clip(clip: Path, frames: int, scratch: Path) -> tuple[Path, Path, float]:
     """Write the even frames (half rate) and the odd frames (the truth) as lossless FFV1."""
     from aigc_studio.media.video_io import VideoReader, VideoWriter
@@ -236,7 +225,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-interp-") as tmp:
         scratch = Path(tmp)
         for name in args.clips:
-            clip = find_clip(name, scratch)
+            clip = _common.sample_file(name, scratch, " (or pass --clips PATH)")
             half, odd, fps = split_clip(clip, args.frames, scratch)
             from aigc_studio.media.video_io import VideoReader
 

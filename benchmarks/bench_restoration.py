@@ -62,23 +62,12 @@ CLIPS = (("Megamind.avi", 40), ("tree.avi", 0))
 SIZE = (320, 240)
 
 
-def data_file(name: str, scratch: Path) -> Path:
-    """Return an opencv-doc sample, decompressing ``name.gz`` into ``scratch`` if needed."""
-    from aigc_studio.datasets.video_frames import sample_path
-    from aigc_studio.errors import AigcError
-
-    try:
-        return sample_path(name, scratch)
-    except AigcError as exc:
-        raise SystemExit(str(exc)) from None
-
-
 def load_image(name: str, scratch: Path) -> np.ndarray:
     from aigc_studio.datasets.video_frames import read_photo
     from aigc_studio.errors import MediaError
 
     try:
-        return read_photo(data_file(name, scratch))
+        return read_photo(_common.sample_file(name, scratch))
     except MediaError as exc:
         raise SystemExit(str(exc)) from None
 
@@ -86,7 +75,7 @@ def load_image(name: str, scratch: Path) -> np.ndarray:
 def load_clip(name: str, start: int, count: int, scratch: Path) -> list[np.ndarray]:
     from aigc_studio.media.video_io import VideoReader
 
-    with VideoReader(data_file(name, scratch)) as reader:
+    with VideoReader(_common.sample_file(name, scratch)) as reader:
         return list(itertools.islice(reader, start, start + count))
 
 
