@@ -124,6 +124,7 @@ def test_compose_from_a_prompt_writes_midi_and_musicxml_with_provenance(
     assert midi.get_end_time() == pytest.approx(12 * 60 / 72, abs=1e-3)
     embedded = Provenance.parse_embedded(read_midi_tags(mid)["comment"])
     assert embedded.command == "music compose" and embedded.params["mode"] == "minor"
+    assert embedded.params["drafts"] == 8  # the default for minor keys
     assert embedded.seed == 0 and embedded.model == "transformer-lm"
     from music21 import converter
 
@@ -223,6 +224,8 @@ def test_vary_refuses_a_window_no_shipped_vae_has(
         ["music", "compose", "--tempo", "5000", "-o", "out.mid"],
         ["music", "compose", "--key-strength", "5", "-o", "out.mid"],
         ["music", "compose", "--key-strength", "-1", "-o", "out.mid"],
+        ["music", "compose", "--drafts", "0", "-o", "out.mid"],
+        ["music", "compose", "--drafts", "100", "-o", "out.mid"],
         ["music", "compose", "-o", "missing-folder/out.mid"],
         ["music", "vary", "nothing.mid", "-o", "v", "-n", "0"],
     ],

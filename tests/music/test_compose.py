@@ -12,6 +12,7 @@ from aigc_studio.music.compose import (
     continue_melody,
     end_on_tonic,
     sample_bars,
+    sample_drafts,
 )
 from aigc_studio.music.copy_check import IntervalIndex
 from aigc_studio.music.prompt import CompositionControls
@@ -69,17 +70,15 @@ def test_continuation_starts_on_a_bar_line_after_a_short_last_bar(tiny_lm) -> No
 
 def test_copies_are_resampled_and_refused_when_every_attempt_copies(tiny_lm) -> None:
     controls = CompositionControls(style="folk", key=0, mode="major", meter="4/4", bars=8)
-    first = compose_melody(tiny_lm, controls, seed=0)
+    first = compose_melody(tiny_lm, controls, seed=0, drafts=1)
     pitches = [e.pitch for e in first.events]
     index = IntervalIndex([("the-tune", pitches)], min_length=5)
-    resampled = compose_melody(tiny_lm, controls, seed=0, copy_index=index, max_shared=4)
+    resampled = compose_melody(tiny_lm, controls, seed=0, copy_index=index, max_shared=4, drafts=1)
     assert resampled.seed != 0 and resampled.attempts > 1
     assert resampled.copy_report["length_notes"] <= 4
     # Every sample copies itself from an index of its own tunes: refused with the way out.
-    all_tunes = [
-        (f"t{s}", [e.pitch for e in compose_melody(tiny_lm, controls, seed=s).events])
-        for s in range(3)
-    ]
+    one_draft = [compose_melody(tiny_lm, controls, seed=s, drafts=1) for s in range(3)]
+    all_tunes = [(f"t{i}", [e.pitch for e in m.events]) for i, m in enumerate(one_draft)]
     with pytest.raises(ParameterError, match="allow-copying"):
         compose_melody(
             tiny_lm,
@@ -88,6 +87,7 @@ def test_copies_are_resampled_and_refused_when_every_attempt_copies(tiny_lm) -> 
             copy_index=IntervalIndex(all_tunes, min_length=5),
             max_shared=4,
             max_attempts=3,
+            drafts=1,
         )
 
 
@@ -125,8 +125,9 @@ def test_recurrent_models_have_no_window(tiny_lm: torch.nn.Module) -> None:
 def test_melodies_end_on_the_tonic_unless_asked_not_to(tiny_lm: torch.nn.Module, key: int) -> None:
     controls = CompositionControls(style="folk", key=key, mode="minor", meter="4/4", bars=4)
     for seed in range(4):
-        ended = compose_melody(tiny_lm, controls, seed=seed)
-        free = compose_melody(tiny_lm, controls, seed=seed, cadence=False)
+        # One draft: with several, the cadence can change which draft states the key best.
+        ended = compose_melody(tiny_lm, controls, seed=seed, drafts=1)
+        free = compose_melody(tiny_lm, controls, seed=seed, cadence=False, drafts=1)
         last = [e.pitch for e in ended.events if e.pitch is not None][-1]
         assert last % 12 == key
         free_last = [e.pitch for e in free.events if e.pitch is not None][-1]
@@ -141,3 +142,73 @@ def test_end_on_tonic_skips_trailing_rests_and_leaves_its_input_alone() -> None:
     assert [e.pitch for e in moved] == [64, 65, None]
     assert melody[1].pitch == 71
     assert end_on_tonic([mt.MelodyEvent(None, 4.0, True)], 0)[0].pitch is None
+
+
+def _header(key: int = 2, mode: str = "minor") -> list[int]:
+    return [mt.BOS, mt.style_token("folk"), mt.meter_token("4/4"), mt.key_token(key, mode)]
+
+
+def test_drafts_are_whole_bars_each_and_one_draft_is_sample_bars(tiny_lm) -> None:
+    # 12 bars through a 64-token window: every draft is re-windowed together.
+    drafts = sample_drafts(tiny_lm, _header(), bars=12, bar_length=16, drafts=5, seed=4)
+    assert len(drafts) == 5 and len({tuple(d) for d in drafts}) == 5
+    for tokens in drafts:
+        assert tokens[-1] == mt.EOS and mt.EOS not in tokens[:-1]
+        assert _bars(tokens) == [16] * 12
+    one = sample_drafts(tiny_lm, _header(), bars=3, bar_length=12, drafts=1, seed=9)
+    assert one == [sample_bars(tiny_lm, _header(), bars=3, bar_length=12, seed=9)]
+    again = sample_drafts(tiny_lm, _header(), bars=12, bar_length=16, drafts=5, seed=4)
+    assert again == drafts
+
+
+def test_guided_drafts_keep_their_grammar(tiny_lm) -> None:
+    contrast = [_header(5, "major")]
+    drafts = sample_drafts(
+        tiny_lm,
+        _header(),
+        bars=4,
+        bar_length=12,
+        drafts=3,
+        seed=0,
+        contrast_prefixes=contrast,
+        guidance=2.0,
+    )
+    assert [_bars(tokens) for tokens in drafts] == [[12] * 4] * 3
+
+
+def test_compose_keeps_the_draft_that_states_its_key_most_clearly(
+    tiny_lm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aigc_studio.music import statistics
+
+    scored: list[tuple[list, float]] = []
+
+    def fake_clarity(melody: list, key: tuple[int, str]) -> float:
+        assert key == (2, "minor")
+        score = float(sum(e.pitch or 0 for e in melody) % 97)  # any score that varies
+        scored.append((list(melody), score))
+        return score
+
+    monkeypatch.setattr(statistics, "key_clarity", fake_clarity)
+    controls = CompositionControls(style="folk", key=2, mode="minor", meter="4/4", bars=4)
+    result = compose_melody(tiny_lm, controls, seed=1, drafts=6)
+    assert len(scored) == 6 and len({s for _, s in scored}) > 1
+    assert result.events == max(scored, key=lambda pair: pair[1])[0]
+
+
+def test_a_copying_best_draft_gives_way_to_the_next_of_the_same_attempt(tiny_lm) -> None:
+    controls = CompositionControls(style="folk", key=0, mode="major", meter="4/4", bars=8)
+    best = compose_melody(tiny_lm, controls, seed=0, drafts=4)
+    index = IntervalIndex([("the-tune", [e.pitch for e in best.events])], min_length=5)
+    checked = compose_melody(tiny_lm, controls, seed=0, drafts=4, copy_index=index, max_shared=4)
+    assert checked.seed == 0 and checked.attempts == 1
+    assert checked.events != best.events and checked.copy_report["length_notes"] <= 4
+
+
+@pytest.mark.parametrize("drafts", [0, 17, True, 2.5])
+def test_absurd_draft_counts_are_refused(tiny_lm, drafts) -> None:
+    controls = CompositionControls(style="folk", key=0, mode="major", meter="4/4", bars=2)
+    with pytest.raises(ParameterError, match="drafts"):
+        compose_melody(tiny_lm, controls, drafts=drafts)
+    with pytest.raises(ParameterError, match="drafts"):
+        sample_drafts(tiny_lm, _header(), bars=2, bar_length=16, drafts=drafts)

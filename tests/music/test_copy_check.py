@@ -167,19 +167,38 @@ def test_bad_arguments() -> None:
     assert longest_shared_run([60, 62, 64, 65, 67], empty).length_notes == 0
 
 
+def test_sample_original_takes_the_best_original_candidate_of_a_draw() -> None:
+    tune = [60, 62, 64, 65, 67, 69, 71, 72, 74]
+    index = IntervalIndex([("tune", tune)])
+    original = [60, 61, 60, 59, 60, 62, 59, 58, 66]
+    other = [72, 71, 69, 67, 65, 64, 62, 60, 59]
+    drawn, seed, report = sample_original(
+        lambda seed: [tune, original, other], list, index, seed=5, max_shared=4, max_attempts=1
+    )
+    assert (drawn, seed) == (original, 5) and report is not None
+    unchecked = sample_original(
+        lambda seed: [tune, original], list, None, seed=5, max_shared=4, max_attempts=1
+    )
+    assert unchecked == (tune, 5, None)
+
+
 def test_sample_original_resamples_until_a_draw_is_original() -> None:
     tune = [60, 62, 64, 65, 67, 69, 71, 72, 74]
     index = IntervalIndex([("tune", tune)])
     candidates = {0: tune, 1: tune, 2: [60, 61, 60, 59, 60, 62, 59, 58, 66]}
-    drawn, seed, report = sample_original(
-        candidates.__getitem__, list, index, seed=0, max_shared=4, max_attempts=3
-    )
+
+    def draw(seed: int) -> list[list[int]]:
+        return [candidates[seed]]
+
+    drawn, seed, report = sample_original(draw, list, index, seed=0, max_shared=4, max_attempts=3)
     assert seed == 2 and drawn == candidates[2]
     assert report is not None and report.length_notes <= 4
     with pytest.raises(ParameterError, match="every one of 2 melodies.*9 notes with tune"):
-        sample_original(candidates.__getitem__, list, index, seed=0, max_shared=4, max_attempts=2)
-    assert sample_original(
-        candidates.__getitem__, list, None, seed=1, max_shared=4, max_attempts=1
-    ) == (tune, 1, None)
+        sample_original(draw, list, index, seed=0, max_shared=4, max_attempts=2)
+    assert sample_original(draw, list, None, seed=1, max_shared=4, max_attempts=1) == (
+        tune,
+        1,
+        None,
+    )
     with pytest.raises(ParameterError, match="max_shared"):
-        sample_original(candidates.__getitem__, list, index, seed=0, max_shared=2, max_attempts=1)
+        sample_original(draw, list, index, seed=0, max_shared=2, max_attempts=1)

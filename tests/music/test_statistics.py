@@ -11,6 +11,7 @@ from aigc_studio.music.statistics import (
     estimated_key,
     histogram_overlap,
     key_agreement,
+    key_clarity,
     kl_divergence,
     melody_notes,
     note_length_histogram,
@@ -130,6 +131,17 @@ def test_estimated_key_finds_major_and_minor_tunes() -> None:
         estimated_key([(None, 4.0)])
 
 
+@pytest.mark.parametrize("finder", ["bellman-budge", "aarden-essen", "temperley-kostka-payne"])
+def test_every_key_finder_hears_plain_scale_tunes(finder: str) -> None:
+    assert estimated_key(_scale_tune(2, MAJOR_WALK), finder) == (2, "major")
+    assert estimated_key(_scale_tune(9, MINOR_WALK), finder) == (9, "minor")
+
+
+def test_an_unknown_key_finder_is_refused() -> None:
+    with pytest.raises(ParameterError, match="finder"):
+        estimated_key(_scale_tune(2, MAJOR_WALK), "by-ear")
+
+
 def test_key_agreement_counts_each_way_of_missing_the_key() -> None:
     tunes = [_scale_tune(2, MAJOR_WALK), _scale_tune(9, MINOR_WALK), _scale_tune(7, MAJOR_WALK)]
     asked = [(2, "major"), (9, "major"), (0, "major")]  # right; wrong mode; wrong key
@@ -140,3 +152,22 @@ def test_key_agreement_counts_each_way_of_missing_the_key() -> None:
     assert result["key_major"] == pytest.approx(1 / 3) and np.isnan(result["key_minor"])
     with pytest.raises(ParameterError, match="one key per melody"):
         key_agreement(tunes, asked[:2])
+
+
+def test_key_clarity_prefers_the_key_a_melody_dwells_on() -> None:
+    c_major = [(p, 1.0) for p in (60, 64, 67, 72, 62, 65, 71, 60, 67, 64, 60)]
+    a_minor = [(p, 1.0) for p in (69, 72, 76, 69, 71, 74, 68, 69, 64, 72, 69)]
+    assert key_clarity(c_major, (0, "major")) > 0
+    assert key_clarity(c_major, (9, "minor")) < 0
+    assert key_clarity(a_minor, (9, "minor")) > 0 > key_clarity(a_minor, (0, "major"))
+    # Transposing melody and key together leaves the score unchanged.
+    up = [(p + 5, d) for p, d in c_major]
+    assert key_clarity(up, (5, "major")) == pytest.approx(key_clarity(c_major, (0, "major")))
+
+
+def test_key_clarity_of_one_pitch_class_or_none_and_bad_keys() -> None:
+    assert key_clarity([(60, 1.0), (72, 2.0), (None, 1.0)], (0, "major")) == -2.0
+    assert key_clarity([], (0, "minor")) == -2.0
+    for bad in [(12, "major"), (0, "dorian"), (-1, "minor")]:
+        with pytest.raises(ParameterError, match="key"):
+            key_clarity([(60, 1.0), (64, 1.0)], bad)

@@ -55,6 +55,14 @@ KeyStrength = Annotated[
         "sixth).",
     ),
 ]
+Drafts = Annotated[
+    int | None,
+    typer.Option(
+        help="Melodies sampled together, 1-16; the one that states its key most clearly (and "
+        "passes the copy check) is kept. Default 4 in major keys, 8 in minor keys; 1: the "
+        "model's first sample, fastest.",
+    ),
+]
 VaeBars = Annotated[
     int,
     typer.Option(
@@ -222,6 +230,7 @@ def compose(
     ] = 12,
     cadence: Cadence = True,
     key_strength: KeyStrength = 1.0,
+    drafts: Drafts = None,
     instrument: Instrument = None,
     target_lufs: TargetLufs = -16.0,
 ) -> None:
@@ -245,12 +254,14 @@ def compose(
         max_shared=max_shared,
         cadence=cadence,
         key_strength=key_strength,
+        drafts=drafts,
     )
     params = {
         **result.controls.to_dict(),
         "prompt": prompt,
         "cadence": cadence,
         "key_strength": key_strength,
+        "drafts": result.drafts,
         "allow_copying": allow_copying,
         "max_shared": max_shared,
         "attempts": result.attempts,
@@ -289,14 +300,16 @@ def _compose_chorale(
     key = (controls.key, controls.mode or "major")
     steps = controls.bars * bar_steps(controls.meter) // 2  # sixteenths → eighth-note steps
     grid, seed, checked = sample_original(
-        lambda seed: sample_chorale(
-            trained,
-            steps=steps,
-            meter=controls.meter,
-            key=key,
-            temperature=controls.temperature,
-            seed=seed,
-        ),
+        lambda seed: [
+            sample_chorale(
+                trained,
+                steps=steps,
+                meter=controls.meter,
+                key=key,
+                temperature=controls.temperature,
+                seed=seed,
+            )
+        ],
         lambda grid: [step.pitch for step in grid[0] if step.onset],  # the soprano
         index,
         seed=seed,
@@ -340,6 +353,7 @@ def continue_command(
     allow_copying: Annotated[bool, typer.Option(help="Skip the copy check.")] = False,
     max_shared: Annotated[int, typer.Option(help="Longest run shared with a training tune.")] = 12,
     cadence: Cadence = True,
+    drafts: Drafts = None,
     instrument: Instrument = None,
     target_lufs: TargetLufs = -16.0,
 ) -> None:
@@ -373,9 +387,15 @@ def continue_command(
         copy_index=index,
         max_shared=max_shared,
         cadence=cadence,
+        drafts=drafts,
     )
     whole = whole_bars(events, bar_steps(meter)) + result.events
-    params = {**result.controls.to_dict(), "cadence": cadence, "copy_check": result.copy_report}
+    params = {
+        **result.controls.to_dict(),
+        "cadence": cadence,
+        "drafts": result.drafts,
+        "copy_check": result.copy_report,
+    }
     prov_for = _provenance("music continue", params, trained, result.seed, inputs=[source])
     render = render_options(instrument, target_lufs)
     _melody_outputs(outputs, whole, result.controls, prov_for, render, "Continued melody")

@@ -286,6 +286,15 @@ class TransformerLM(nn.Module):
             new_cache.append(present)
         return self.head(self.final_norm(x)), new_cache
 
+    @staticmethod
+    def select_cache(cache: KVCache, rows: torch.Tensor) -> KVCache:
+        """Return the cache of some of its sequences (``rows``: batch indices, in order).
+
+        For samplers that drop finished sequences from a batch, as beam searches reorder
+        theirs.
+        """
+        return [(keys[rows], values[rows]) for keys, values in cache]
+
 
 class RecurrentLM(nn.Module):
     """LSTM or GRU language model; its cache is the recurrent state.
@@ -360,6 +369,15 @@ class RecurrentLM(nn.Module):
         x = self.dropout(self.token_embedding(tokens))
         y, state = self.rnn(x, cache)
         return self.head(self.dropout(y)), state
+
+    @staticmethod
+    def select_cache(
+        cache: torch.Tensor | tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Return the state of some of the batch's sequences (``rows``: batch indices)."""
+        if isinstance(cache, tuple):
+            return tuple(part[:, rows] for part in cache)  # type: ignore[return-value]
+        return cache[:, rows]
 
 
 def build_sequence_model(config: SequenceModelConfig) -> TransformerLM | RecurrentLM:

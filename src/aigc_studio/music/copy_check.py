@@ -370,7 +370,7 @@ Drawn = TypeVar("Drawn")
 
 
 def sample_original(
-    draw: Callable[[int], Drawn],
+    draw: Callable[[int], Sequence[Drawn]],
     pitches: Callable[[Drawn], Sequence[int | None]],
     index: IntervalIndex | None,
     *,
@@ -379,17 +379,18 @@ def sample_original(
     max_attempts: int,
     what: str = "melodies",
 ) -> tuple[Drawn, int, CopyReport | None]:
-    """Draw with seeds ``seed``, ``seed + 1``, ... until a draw copies at most ``max_shared`` notes.
+    """Draw with seeds ``seed``, ``seed + 1``, ... until a draw holds an original candidate.
 
-    The resampling half of the copy check: each draw's melody (``pitches(drawn)``) is looked up
-    with :func:`longest_shared_run`, and the first that shares a run of at most ``max_shared``
-    notes with an indexed tune is returned. With ``index=None`` the first draw is returned
-    unchecked.
+    The resampling half of the copy check: each draw gives one or more candidates, best first;
+    each candidate's melody (``pitches(candidate)``) is looked up with
+    :func:`longest_shared_run`, and the first that shares a run of at most ``max_shared``
+    notes with an indexed tune is returned. With ``index=None`` the first candidate of the
+    first draw is returned unchecked.
 
     Parameters
     ----------
     draw : callable
-        Makes one candidate from a seed.
+        Makes the candidates of one attempt from a seed, best first (at least one).
     pitches : callable
         The pitches of a candidate that are checked (rests as ``None``).
     index : IntervalIndex or None
@@ -406,13 +407,13 @@ def sample_original(
     Returns
     -------
     tuple
-        ``(candidate, its seed, its CopyReport or None when unchecked)``.
+        ``(candidate, the seed of its draw, its CopyReport or None when unchecked)``.
 
     Raises
     ------
     ParameterError
-        If the limits are absurd, or every draw copies more than allowed (the message names
-        the closest one's source tune).
+        If the limits are absurd, or every candidate copies more than allowed (the message
+        names the closest one's source tune).
     """
     if not 1 <= max_attempts <= 100:
         raise ParameterError(f"max_attempts must be in [1, 100], got {max_attempts}")
@@ -420,14 +421,17 @@ def sample_original(
         raise ParameterError(f"max_shared must be at least 3 notes, got {max_shared}")
     best: CopyReport | None = None
     for attempt in range(max_attempts):
-        drawn = draw(seed + attempt)
+        candidates = draw(seed + attempt)
+        if not candidates:
+            raise ValueError("draw gave no candidate")
         if index is None:
-            return drawn, seed + attempt, None
-        report = longest_shared_run(pitches(drawn), index)
-        if report.length_notes <= max_shared:
-            return drawn, seed + attempt, report
-        if best is None or report.length_notes < best.length_notes:
-            best = report
+            return candidates[0], seed + attempt, None
+        for candidate in candidates:
+            report = longest_shared_run(pitches(candidate), index)
+            if report.length_notes <= max_shared:
+                return candidate, seed + attempt, report
+            if best is None or report.length_notes < best.length_notes:
+                best = report
     assert best is not None
     raise ParameterError(
         f"every one of {max_attempts} {what} shared more than {max_shared} notes with a "
