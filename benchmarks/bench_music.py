@@ -392,6 +392,11 @@ def melody_statistics(
             for cadence in (True, False)
         )
         sets["transformer, ours"] = (ours, meters)
+        say(f"composing {len(controls)} melodies with one draft each")
+        one_draft = [
+            compose_melody(melody, w, seed=seed, copy_index=None, drafts=1).events
+            for seed, w in enumerate(wanted)
+        ]
     say(f"sampling {len(controls)} melodies from the 5-gram")
     sampled = [
         tokenizer.decode(ngram_melody(ngram, test[i][:4].tolist(), bars=BARS, seed=seed))
@@ -438,6 +443,7 @@ def melody_statistics(
         name: (melodies, keys) for name, (melodies, _) in sets.items() if "held-out" not in name
     }
     if melody is not None:
+        key_sets["transformer, ours, 1 draft"] = (one_draft, keys)
         key_sets["transformer, ours, no cadence"] = (uncadenced, keys)
     if len(other_ids) == len(reference_ids):
         other_keys = [tuple(mt.controls_of(test[i]).key) for i in other_ids]
@@ -447,23 +453,23 @@ def melody_statistics(
         # real tunes of those headers beside it (their own keys heard: the ceiling).
         minor_ids = [i for i in chosen if mt.controls_of(test[i]).key[1] == "minor"][:samples]
         minor_controls = [mt.controls_of(test[i]) for i in minor_ids]
-        say(f"composing {len(minor_ids)} melodies for minor-key headers")
-        minor_ours = [
-            compose_melody(
-                melody,
-                CompositionControls(
-                    style=c.style, key=c.key[0], mode=c.key[1], meter=c.meter, bars=BARS
-                ),
-                seed=seed,
-                copy_index=None,
-            ).events
-            for seed, c in enumerate(minor_controls)
-        ]
-        minor_keys = [tuple(c.key) for c in minor_controls]
-        key_sets[f"transformer, ours, minor headers only ({len(minor_ids)})"] = (
-            minor_ours,
-            minor_keys,
-        )
+        say(f"composing {len(minor_ids)} melodies for minor-key headers, default and 1 draft")
+        for label, drafts in (("", None), (", 1 draft", 1)):
+            minor_ours = [
+                compose_melody(
+                    melody,
+                    CompositionControls(
+                        style=c.style, key=c.key[0], mode=c.key[1], meter=c.meter, bars=BARS
+                    ),
+                    seed=seed,
+                    copy_index=None,
+                    drafts=drafts,
+                ).events
+                for seed, c in enumerate(minor_controls)
+            ]
+            minor_keys = [tuple(c.key) for c in minor_controls]
+            name = f"transformer, ours{label}, minor headers only ({len(minor_ids)})"
+            key_sets[name] = (minor_ours, minor_keys)
         minor_real = [first_bars(tokenizer.decode(test[i]), BARS) for i in minor_ids]
         key_sets[f"the {len(minor_ids)} held-out minor tunes (their own keys)"] = (
             minor_real,
@@ -474,13 +480,16 @@ def melody_statistics(
         playable = [
             (m, k) for m, k in zip(melodies, asked, strict=True) if any(e[0] is not None for e in m)
         ]
-        agreement = key_agreement([m for m, _ in playable], [k for _, k in playable])
+        heard = [m for m, _ in playable], [k for _, k in playable]
+        agreement = key_agreement(*heard)
+        other_finder = key_agreement(*heard, finder="bellman-budge")
         rows.append(
             [
                 name,
                 agreement["key"],
                 agreement["key_major"],
                 agreement["key_minor"],
+                other_finder["key"],
                 agreement["tonic"],
                 agreement["ends_on_tonic"],
             ]
@@ -489,16 +498,28 @@ def melody_statistics(
     print(f"\nKeys asked ({len(keys) - minor} major, {minor} minor) vs keys heard:\n")
     print(
         _common.markdown_table(
-            ["melodies", "key heard ↑", "major ↑", "minor ↑", "tonic heard ↑", "ends on tonic"],
+            [
+                "melodies",
+                "key heard ↑",
+                "major ↑",
+                "minor ↑",
+                "key heard, Bellman–Budge ↑",
+                "tonic heard ↑",
+                "ends on tonic",
+            ],
             rows,
         )
     )
     print(
         "\nKey heard: the Krumhansl–Schmuckler estimate (music21) of the first "
-        f"{BARS} bars equals the key asked (for held-out tunes: their own header's key); tonic: "
-        "the same tonic in either mode. The headers fold church modes into major/minor by "
-        "their third, so a dorian tune is 'minor' but often heard as its relative major: the "
-        "held-out row is the ceiling. Ends on tonic: the last note of the first "
+        f"{BARS} bars equals the key asked (for held-out tunes: their own header's key); the "
+        "Bellman–Budge column asks another of music21's key finders; tonic: the same tonic in "
+        "either mode (Krumhansl–Schmuckler). Ours keeps, of its drafts (4 in major keys, 8 "
+        "in minor keys; or 1), the one whose pitch classes fit the asked key best by a third "
+        "profile (Temperley–Kostka–Payne, `key_clarity`), so that neither finder here is the "
+        "one that chose. The headers fold church modes into major/minor by their third, so a "
+        "dorian tune is 'minor' but often heard as its relative major: the held-out rows are "
+        "what real tunes reach. Ends on tonic: the last note of the first "
         f"{BARS} bars is the tonic (ours: the whole melody; its cadence moves that note "
         "there unless turned off)."
     )
@@ -686,7 +707,7 @@ def speed(melody: Any | None, ngram: Any, *, runs: int, render_runs: int) -> Non
     """Print the composing and rendering times."""
     from aigc_studio.datasets import melody_tokens as mt
     from aigc_studio.errors import AigcError
-    from aigc_studio.music.compose import compose_melody
+    from aigc_studio.music.compose import DEFAULT_DRAFTS, compose_melody
     from aigc_studio.music.prompt import CompositionControls
     from aigc_studio.music.rendering import render_midi
     from aigc_studio.music.scores import melody_to_midi
@@ -700,21 +721,33 @@ def speed(melody: Any | None, ngram: Any, *, runs: int, render_runs: int) -> Non
     ]
     rows: list[list[object]] = []
     events = None
-    for key_strength, variant in ((1.0, ""), (0.0, ", no key steering")):
+    minor = CompositionControls(**{**TIMING_CONTROLS, "key": 4, "mode": "minor"}, bars=BARS)
+    variants = (
+        (controls, None, 1.0, f"G major, {DEFAULT_DRAFTS['major']} drafts"),
+        (minor, None, 1.0, f"E minor, {DEFAULT_DRAFTS['minor']} drafts"),
+        (controls, 1, 1.0, "G major, 1 draft"),
+        (controls, 1, 0.0, "G major, 1 draft, no key steering"),
+    )
+    for asked, drafts, key_strength, variant in variants:
         if melody is None:
             break
         times, tokens = [], []
         for seed in range(runs):
             start = time.perf_counter()
             composition = compose_melody(
-                melody, controls, seed=seed, copy_index=None, key_strength=key_strength
+                melody,
+                asked,
+                seed=seed,
+                copy_index=None,
+                key_strength=key_strength,
+                drafts=drafts,
             )
             times.append(time.perf_counter() - start)
-            tokens.append(len(composition.tokens))
+            tokens.append(len(composition.tokens) * composition.drafts)
         events = composition.events if events is None else events
         median = statistics.median(times)
         rate = f"{np.mean(tokens) / median:.0f} tokens/s"
-        rows.append([f"compose {BARS} bars, transformer (ours{variant})", median, rate])
+        rows.append([f"compose {BARS} bars, transformer (ours, {variant})", median, rate])
     times, tokens = [], []
     for seed in range(runs):
         start = time.perf_counter()
@@ -759,8 +792,10 @@ def speed(melody: Any | None, ngram: Any, *, runs: int, render_runs: int) -> Non
     )
     print(_common.markdown_table(["task", "seconds ↓", "rate ↑"], rows))
     print(
-        f"\nComposing: {controls.style}, {controls.meter}, G major, temperature 1, top-p "
-        f"{TOP_P}, no copy check (`compose_melody`, seeds 0-{runs - 1}); the 5-gram as in "
+        f"\nComposing: {controls.style}, {controls.meter}, temperature 1, top-p "
+        f"{TOP_P}, no copy check (`compose_melody`, seeds 0-{runs - 1}; tokens/s counts "
+        "every draft's tokens; key steering samples major keys twice per step); the 5-gram "
+        "as in "
         f"section 3. Rendering: {rendered} as MIDI (`melody_to_midi`, flute, "
         f"{RENDER_TEMPO:.0f} quarter notes a minute) to 44.1 kHz stereo with `render_midi`, "
         "loudness normalization included. × real time: seconds of music per second of wall "
