@@ -193,6 +193,15 @@ def test_blur_kernels_are_normalized_and_each_kind_looks_right() -> None:
     torch.testing.assert_close(blur_batch(sharp, none), torch.round(sharp * 255) / 255)
 
 
+def test_the_mse_loss_is_the_mean_squared_error(sharp: Path, tmp_path: Path) -> None:
+    task = Trainer(_config(sharp, tmp_path / "r", 1, DEBLUR_MODEL, {"kind": "deblur"})).task
+    output, target = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
+    charbonnier = float(task._loss(output, target))
+    task.options["loss"] = "mse"
+    assert float(task._loss(output, target)) == pytest.approx(0.25)
+    assert charbonnier == pytest.approx(0.5, abs=1e-5)
+
+
 @pytest.mark.parametrize(
     "task",
     [
@@ -202,6 +211,7 @@ def test_blur_kernels_are_normalized_and_each_kind_looks_right() -> None:
         {"kind": "deblur", "motion_length": [5, 2]},
         {"kind": "deblur", "crop": 4},
         {"kind": "deblur", "sharpen": 1},
+        {"kind": "deblur", "loss": "l2"},
     ],
 )
 def test_bad_task_options_are_refused(sharp: Path, tmp_path: Path, task: dict) -> None:

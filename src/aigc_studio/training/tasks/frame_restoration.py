@@ -10,7 +10,8 @@ motion streak (the blur of a moving camera or subject), a defocus disk, a Gaussi
 that a sharp frame is left alone), then adds sensor noise and rounds to 8 bits, the usual
 synthetic recipe of learned deblurring.
 
-The loss is the Charbonnier penalty (a smooth L1, Lai et al. 2017) on [0, 1] pixels;
+The loss is the Charbonnier penalty (a smooth L1, Lai et al. 2017) on [0, 1] pixels, or with
+``loss="mse"`` the squared error, which is what PSNR measures;
 validation reports the PSNR of the output and of the input it corrects (the blend, or the
 blurred frame), on whole patches, with a fixed blur per validation batch.
 """
@@ -38,6 +39,8 @@ NETWORK_SHAPES = {"interpolation": (14, "flow"), "deblur": (3, "image")}
 #: Blur kernels of ``kind="deblur"``, in the order of ``blur_mix``.
 BLUR_KINDS = ("motion", "defocus", "gaussian", "none")
 _EVAL_SEED = 20_240_601
+#: Training losses of the ``loss`` option.
+LOSSES = ("charbonnier", "mse")
 
 
 def random_blur_kernels(
@@ -117,7 +120,8 @@ class FrameRestorationTask(TrainingTask):
 
     Task options: ``kind`` (``"interpolation"`` or ``"deblur"``), ``crop`` (side of the random
     training crop of each stored patch; 0 keeps the patch), ``flip`` (random horizontal and
-    vertical flips), ``charbonnier_eps``, and for deblurring ``blur_mix`` (weights of motion,
+    vertical flips), ``loss`` (``"charbonnier"`` or ``"mse"``), ``charbonnier_eps``, and for
+    deblurring ``blur_mix`` (weights of motion,
     defocus, Gaussian and no blur), ``motion_length``, ``defocus_radius``, ``gaussian_sigma``
     (ranges in pixels), ``noise_sigma`` (range in 8-bit levels) and ``kernel_size``.
     """
@@ -127,6 +131,7 @@ class FrameRestorationTask(TrainingTask):
         "kind": "interpolation",
         "crop": 48,
         "flip": True,
+        "loss": "charbonnier",
         "charbonnier_eps": 1e-3,
         "blur_mix": [0.45, 0.25, 0.2, 0.1],
         "motion_length": [3.0, 17.0],
@@ -165,6 +170,8 @@ class FrameRestorationTask(TrainingTask):
                 raise ConfigError(f"{name} must be [low, high] within [0, 64], got {[low, high]}")
         if options["gaussian_sigma"][0] <= 0:
             raise ConfigError("gaussian_sigma must be above 0")
+        if options["loss"] not in LOSSES:
+            raise ConfigError(f"loss must be one of {list(LOSSES)}, got {options['loss']!r}")
         if not options["charbonnier_eps"] > 0:
             raise ConfigError(f"charbonnier_eps must be > 0, got {options['charbonnier_eps']}")
 
@@ -272,6 +279,8 @@ class FrameRestorationTask(TrainingTask):
         return tensors["inputs"][:, 6:9]
 
     def _loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.options["loss"] == "mse":
+            return (output - target).square().mean()
         eps = float(self.options["charbonnier_eps"])
         return torch.sqrt((output - target).square() + eps * eps).mean()
 
