@@ -200,8 +200,8 @@ def interpolate(
         typer.Option(
             "--refine/--no-refine",
             help="Correct flow, blend and colour with the learned refinement network where the "
-            "warps disagree (slower, and no better yet on the benchmark clips: see the README's "
-            "interpolation table).",
+            "warps disagree (2-2.5x slower; +0.3 dB on a static-camera clip, -0.2 dB on an "
+            "animated one: see the README's interpolation table).",
         ),
     ] = False,
     crf: Crf = 18,
