@@ -11,7 +11,6 @@ from aigc_studio.music.compose import (
     compose_melody,
     continue_melody,
     end_on_tonic,
-    sample_bars,
     sample_drafts,
 )
 from aigc_studio.music.copy_check import IntervalIndex
@@ -105,7 +104,7 @@ def test_bad_controls_are_refused(tiny_lm: torch.nn.Module) -> None:
             compose_melody(tiny_lm, CompositionControls(**{**good, **bad}))
 
 
-def test_bar_steps_and_sample_bars_rejects_nothing_it_should_not() -> None:
+def test_bar_steps_reads_meters_and_refuses_nonsense() -> None:
     assert bar_steps("2/2") == 16 and bar_steps("12/8") == 24 and bar_steps("3/8") == 6
     with pytest.raises(ParameterError):
         bar_steps("four")
@@ -117,7 +116,7 @@ def test_recurrent_models_have_no_window(tiny_lm: torch.nn.Module) -> None:
         SequenceModelConfig(vocab_size=mt.VOCAB_SIZE, d_model=16, n_layers=1, kind="gru")
     )
     header = [mt.BOS, mt.style_token("jig"), mt.meter_token("6/8"), mt.key_token(2, "major")]
-    tokens = sample_bars(gru, header, bars=5, bar_length=12, seed=0)
+    (tokens,) = sample_drafts(gru, header, bars=5, bar_length=12, seed=0)
     assert _bars(tokens) == [12] * 5
 
 
@@ -148,15 +147,15 @@ def _header(key: int = 2, mode: str = "minor") -> list[int]:
     return [mt.BOS, mt.style_token("folk"), mt.meter_token("4/4"), mt.key_token(key, mode)]
 
 
-def test_drafts_are_whole_bars_each_and_one_draft_is_sample_bars(tiny_lm) -> None:
+def test_drafts_are_whole_bars_each_and_repeat_for_a_seed(tiny_lm) -> None:
     # 12 bars through a 64-token window: every draft is re-windowed together.
     drafts = sample_drafts(tiny_lm, _header(), bars=12, bar_length=16, drafts=5, seed=4)
     assert len(drafts) == 5 and len({tuple(d) for d in drafts}) == 5
     for tokens in drafts:
         assert tokens[-1] == mt.EOS and mt.EOS not in tokens[:-1]
         assert _bars(tokens) == [16] * 12
-    one = sample_drafts(tiny_lm, _header(), bars=3, bar_length=12, drafts=1, seed=9)
-    assert one == [sample_bars(tiny_lm, _header(), bars=3, bar_length=12, seed=9)]
+    (one,) = sample_drafts(tiny_lm, _header(), bars=3, bar_length=12, seed=9)
+    assert _bars(one) == [12] * 3
     again = sample_drafts(tiny_lm, _header(), bars=12, bar_length=16, drafts=5, seed=4)
     assert again == drafts
 

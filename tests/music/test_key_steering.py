@@ -10,7 +10,7 @@ from aigc_studio.music.compose import (
     MINOR_KEY_PENALTY,
     key_steering,
     relative_minor_header,
-    sample_bars,
+    sample_drafts,
 )
 
 VOCAB = 128
@@ -62,7 +62,7 @@ def test_guidance_pushes_away_from_what_the_contrast_header_likes() -> None:
     header = _header(0, "major")
 
     def note_share(guidance: float) -> float:
-        tokens = sample_bars(
+        (tokens,) = sample_drafts(
             _Uniform(),
             header,
             bars=4,
@@ -83,7 +83,7 @@ def test_contrast_prefixes_must_match_the_prefix_and_strength_is_checked() -> No
     from aigc_studio.music.prompt import CompositionControls
 
     with pytest.raises(ParameterError, match="as long as"):
-        sample_bars(
+        sample_drafts(
             _Uniform(),
             _header(0, "major"),
             bars=1,

@@ -202,7 +202,7 @@ def relative_minor_header(header: list[int]) -> list[int]:
 def key_steering(
     header: list[int], body: list[int], strength: float, vocab_size: int
 ) -> tuple[list[list[int]] | None, float, torch.Tensor | None]:
-    """Return what :func:`sample_bars` needs to hold a melody to its key.
+    """Return what :func:`sample_drafts` needs to hold a melody to its key.
 
     A major key is steered by classifier-free guidance away from its relative minor (the same
     notes, another tonic), so that the melody leans on its own tonic; a minor key by a penalty
@@ -249,40 +249,6 @@ def _check_controls(controls: CompositionControls) -> tuple[int, int, float]:
     if controls.meter is None:
         raise ParameterError("a meter is needed (e.g. 4/4)")
     return bars, bar_steps(controls.meter), temperature
-
-
-def sample_bars(
-    model: Any,
-    prefix: list[int],
-    *,
-    bars: int,
-    bar_length: int,
-    temperature: float = 1.0,
-    top_p: float | None = 0.95,
-    seed: int = 0,
-    window: int | None = None,
-    contrast_prefixes: list[list[int]] | None = None,
-    guidance: float = 0.0,
-    token_bias: torch.Tensor | None = None,
-) -> list[int]:
-    """Sample whole bars after ``prefix`` under the bar grammar; return the new tokens.
-
-    One draft of :func:`sample_drafts` (the same tokens as ``sample_drafts(..., drafts=1)[0]``);
-    the parameters are described there.
-    """
-    return sample_drafts(
-        model,
-        prefix,
-        bars=bars,
-        bar_length=bar_length,
-        temperature=temperature,
-        top_p=top_p,
-        seed=seed,
-        window=window,
-        contrast_prefixes=contrast_prefixes,
-        guidance=guidance,
-        token_bias=token_bias,
-    )[0]
 
 
 @torch.no_grad()
