@@ -12,9 +12,14 @@ duration, a duration never runs past the bar line, the bar line comes exactly wh
 full, and the piece ends after the last requested bar. Within those rules the model chooses
 freely, with temperature and nucleus (top-p) filtering (Holtzman et al. 2020).
 
-Copying is checked after sampling: the longest run of notes shared with any training tune
-(transposition-invariant, :mod:`aigc_studio.music.copy_check`) must not exceed ``max_shared``
-notes, else the melody is sampled again with the next seed, up to ``max_attempts`` times.
+Each attempt samples several drafts together in one batch (:func:`sample_drafts`;
+:data:`DEFAULT_DRAFTS`: more in minor keys, where fewer of the model's melodies state their
+key) and ranks them by how clearly they state the asked key
+(:func:`~aigc_studio.music.statistics.key_clarity`). Copying is checked after sampling: the
+longest run of notes shared with any training tune (transposition-invariant,
+:mod:`aigc_studio.music.copy_check`) must not exceed ``max_shared`` notes; the best draft that
+passes is kept, and if none does the attempt is repeated with the next seed, up to
+``max_attempts`` times.
 
 This module composes token sequences and events; writing MIDI/MusicXML/audio is elsewhere.
 """
