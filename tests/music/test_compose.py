@@ -154,8 +154,8 @@ def test_drafts_are_whole_bars_each_and_repeat_for_a_seed(tiny_lm) -> None:
     for tokens in drafts:
         assert tokens[-1] == mt.EOS and mt.EOS not in tokens[:-1]
         assert _bars(tokens) == [16] * 12
-    (one,) = sample_drafts(tiny_lm, _header(), bars=3, bar_length=12, seed=9)
-    assert _bars(one) == [12] * 3
+    (one,) = sample_drafts(tiny_lm, _header(), bars=12, bar_length=16, seed=4)
+    assert one == drafts[0]  # draft 0 does not depend on the drafts beside it
     again = sample_drafts(tiny_lm, _header(), bars=12, bar_length=16, drafts=5, seed=4)
     assert again == drafts
 
@@ -211,3 +211,35 @@ def test_absurd_draft_counts_are_refused(tiny_lm, drafts) -> None:
         compose_melody(tiny_lm, controls, drafts=drafts)
     with pytest.raises(ParameterError, match="drafts"):
         sample_drafts(tiny_lm, _header(), bars=2, bar_length=16, drafts=drafts)
+
+
+class _WithoutSelectCache(torch.nn.Module):
+    """The same model without ``select_cache``: finished drafts stay in the batch."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.max_len = model.max_len
+        self.config = model.config
+
+    def forward(self, tokens: torch.Tensor, cache: object = None) -> tuple:
+        return self.model(tokens, cache)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "gru"])
+def test_dropping_finished_drafts_from_the_batch_changes_no_token(tiny_lm, kind: str) -> None:
+    torch.manual_seed(0)
+    model = (
+        tiny_lm
+        if kind == "transformer"
+        else build_sequence_model(
+            SequenceModelConfig(vocab_size=mt.VOCAB_SIZE, d_model=16, n_layers=1, kind="gru")
+        ).eval()
+    )
+    header = _header()
+    contrast = [_header(5, "major")]
+    kwargs = {"bars": 6, "bar_length": 16, "drafts": 4, "seed": 2, "guidance": 1.0}
+    dropped = sample_drafts(model, header, contrast_prefixes=contrast, **kwargs)
+    kept = sample_drafts(_WithoutSelectCache(model), header, contrast_prefixes=contrast, **kwargs)
+    assert dropped == kept
+    assert len({len(tokens) for tokens in dropped}) > 1  # drafts did end at different steps

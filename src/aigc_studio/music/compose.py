@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from aigc_studio.datasets import melody_tokens as mt
@@ -296,8 +297,9 @@ def sample_drafts(
     top_p : float or None
         Nucleus filtering (None: off).
     seed : int
-        Seed of the draws: one generator serves the whole batch, so a seed gives the same
-        drafts for the same ``drafts`` count (not the same first draft for every count).
+        Seed of the draws. Each draft draws from its own generator (draft 0 from ``seed``
+        itself), so a draft does not depend on how many others are sampled beside it: draft 0
+        of any count is the melody of ``drafts=1``.
     window : int, optional
         Most tokens the model sees at once (default its ``max_len``); give the training
         context, since positions beyond it were never trained.
@@ -325,7 +327,9 @@ def sample_drafts(
 
     drafts = _check_drafts(drafts)
     grammars = [_BarGrammar(_vocab(model), bar_length, bars) for _ in range(drafts)]
-    generator = torch.Generator().manual_seed(seed)
+    generators = [
+        torch.Generator().manual_seed(_draft_seed(seed, draft)) for draft in range(drafts)
+    ]
     max_len = getattr(model, "max_len", None)
     if window is not None:
         max_len = min(window, max_len) if max_len is not None else None
@@ -363,8 +367,12 @@ def sample_drafts(
             scores = scores / temperature
             allowed = torch.stack([grammars[draft].allowed() for draft in active])
             scores = filter_logits(scores.masked_fill(~allowed, float("-inf")), top_p=top_p)
-            tokens = torch.multinomial(torch.softmax(scores, -1), 1, generator=generator)[:, 0]
-            for draft, token in zip(active, tokens.tolist(), strict=True):
+            probabilities = torch.softmax(scores, -1)
+            tokens = [
+                int(torch.multinomial(row, 1, generator=generators[draft]))
+                for row, draft in zip(probabilities, active, strict=True)
+            ]
+            for draft, token in zip(active, tokens, strict=True):
                 if grammars[draft].done:
                     token = mt.EOS
                 else:
@@ -391,6 +399,13 @@ def sample_drafts(
                 position += 1
     finally:
         model.train(was_training)
+
+
+def _draft_seed(seed: int, draft: int) -> int:
+    """Seed of one draft's generator: ``seed`` for draft 0, a derived stream for the others."""
+    if draft == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, draft]).generate_state(1)[0])
 
 
 def _window(prefix: list[int], new: list[int], max_len: int | None) -> list[int]:
