@@ -80,6 +80,7 @@ DEPS_frame-refiner := opencv-doc
 DEPS_deblur-net := opencv-doc
 # Later training stages, each resuming the same run with its own preset.
 STAGES_denoiser-speech := denoiser-speech-eq denoiser-speech-eq-long
+STAGES_melody-vae := melody-vae-folk-long
 # The melody model ships the copy-check index of its training corpus.
 AFTER_melody-folk = $(BIN)/aigc music index folk-melodies -o src/aigc_studio/weights/melody-folk/copy-index.npz
 AFTER_chorale-harmonizer = $(BIN)/aigc music index bach-melodies -o src/aigc_studio/weights/chorale-harmonizer/copy-index.npz
