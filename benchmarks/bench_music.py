@@ -359,7 +359,7 @@ def melody_statistics(
 ) -> None:
     """Print the statistics table and the copy-check and whole-bar table."""
     from aigc_studio.datasets import melody_tokens as mt
-    from aigc_studio.music.compose import DEFAULT_MAX_SHARED, compose_melody
+    from aigc_studio.music.compose import DEFAULT_DRAFTS, DEFAULT_MAX_SHARED, compose_melody
     from aigc_studio.music.copy_check import IntervalIndex, corpus_index, longest_shared_run
     from aigc_studio.music.prompt import CompositionControls
     from aigc_studio.music.statistics import compare_sets, key_agreement, pitch_range
@@ -455,6 +455,7 @@ def melody_statistics(
         minor_ids = [i for i in chosen if mt.controls_of(test[i]).key[1] == "minor"][:samples]
         minor_controls = [mt.controls_of(test[i]) for i in minor_ids]
         say(f"composing {len(minor_ids)} melodies for minor-key headers, default and 1 draft")
+        minor_keys = [tuple(c.key) for c in minor_controls]
         for label, drafts in (("", None), (", 1 draft", 1)):
             minor_ours = [
                 compose_melody(
@@ -468,7 +469,6 @@ def melody_statistics(
                 ).events
                 for seed, c in enumerate(minor_controls)
             ]
-            minor_keys = [tuple(c.key) for c in minor_controls]
             name = f"transformer, ours{label}, minor headers only ({len(minor_ids)})"
             key_sets[name] = (minor_ours, minor_keys)
         minor_real = [first_bars(tokenizer.decode(test[i]), BARS) for i in minor_ids]
@@ -515,8 +515,9 @@ def melody_statistics(
         "\nKey heard: the Krumhansl–Schmuckler estimate (music21) of the first "
         f"{BARS} bars equals the key asked (for held-out tunes: their own header's key); the "
         "Bellman–Budge column asks another of music21's key finders; tonic: the same tonic in "
-        "either mode (Krumhansl–Schmuckler). Ours keeps, of its drafts (4 in major keys, 8 "
-        "in minor keys; or 1), the one whose pitch classes fit the asked key best by a third "
+        "either mode (Krumhansl–Schmuckler). Ours keeps, of its drafts "
+        f"({DEFAULT_DRAFTS['major']} in major keys, {DEFAULT_DRAFTS['minor']} in minor keys; "
+        "or 1), the one whose pitch classes fit the asked key best by a third "
         "profile (Temperley–Kostka–Payne, `key_clarity`), so that neither finder here is the "
         "one that chose. The headers fold church modes into major/minor by their third, so a "
         "dorian tune is 'minor' but often heard as its relative major: the held-out rows are "
@@ -725,29 +726,21 @@ def speed(melody: Any | None, ngram: Any, *, runs: int, render_runs: int) -> Non
     minor = CompositionControls(**{**TIMING_CONTROLS, "key": 4, "mode": "minor"}, bars=BARS)
     # The CLI uses every core; the rest of the table one thread.
     cores = os.cpu_count() or 1
+
+    def default_drafts(threads: int) -> list[tuple[Any, None, float, int, str]]:
+        """Return the default composing (each mode's drafts, key steering on) on ``threads``."""
+        on = f", {threads} threads" if threads > 1 else ""
+        return [
+            (asked, None, 1.0, threads, f"{name}, {DEFAULT_DRAFTS[asked.mode]} drafts{on}")
+            for asked, name in ((controls, "G major"), (minor, "E minor"))
+        ]
+
     variants = [
-        (controls, None, 1.0, 1, f"G major, {DEFAULT_DRAFTS['major']} drafts"),
-        (minor, None, 1.0, 1, f"E minor, {DEFAULT_DRAFTS['minor']} drafts"),
+        *default_drafts(1),
         (controls, 1, 1.0, 1, "G major, 1 draft"),
         (controls, 1, 0.0, 1, "G major, 1 draft, no key steering"),
+        *(default_drafts(cores) if cores > 1 else []),
     ]
-    if cores > 1:
-        variants += [
-            (
-                controls,
-                None,
-                1.0,
-                cores,
-                f"G major, {DEFAULT_DRAFTS['major']} drafts, {cores} threads",
-            ),
-            (
-                minor,
-                None,
-                1.0,
-                cores,
-                f"E minor, {DEFAULT_DRAFTS['minor']} drafts, {cores} threads",
-            ),
-        ]
     for asked, drafts, key_strength, threads, variant in variants:
         if melody is None:
             break
@@ -817,9 +810,9 @@ def speed(melody: Any | None, ngram: Any, *, runs: int, render_runs: int) -> Non
     print(_common.markdown_table(["task", "seconds ↓", "rate ↑"], rows))
     print(
         f"\nComposing: {controls.style}, {controls.meter}, temperature 1, top-p "
-        f"{TOP_P}, no copy check (`compose_melody`, seeds 0-{runs - 1}; tokens/s counts "
-        "every draft's tokens; key steering samples major keys twice per step); the 5-gram "
-        "as in "
+        f"{TOP_P}, no copy check (`compose_melody`, seeds 0-{runs - 1}; tokens/s counts the "
+        "kept melody's tokens times the drafts, an estimate of all drafts' tokens; key "
+        "steering samples major keys twice per step); the 5-gram as in "
         f"section 3. Rendering: {rendered} as MIDI (`melody_to_midi`, flute, "
         f"{RENDER_TEMPO:.0f} quarter notes a minute) to 44.1 kHz stereo with `render_midi`, "
         "loudness normalization included. × real time: seconds of music per second of wall "
