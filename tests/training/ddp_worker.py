@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from aigc_studio.training import TrainConfig, Trainer
+from aigc_studio.training.distributed import teardown_distributed
 
 
 def main() -> None:
@@ -29,6 +30,7 @@ def main() -> None:
         },
         out / f"rank{rank}.pt",
     )
+    teardown_distributed()  # as `aigc train` does
 
 
 if __name__ == "__main__":

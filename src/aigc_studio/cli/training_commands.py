@@ -64,6 +64,7 @@ def train(
     """
     from aigc_studio.models import list_models
     from aigc_studio.training import TrainConfig, Trainer, list_presets, load_preset
+    from aigc_studio.training.distributed import teardown_distributed
 
     if list_all:
         table = Table(title="models")
@@ -114,6 +115,7 @@ def train(
             result = trainer.fit()
     else:
         result = trainer.fit()
+    teardown_distributed()  # under torchrun: once every process is done, leave the group
     if main:
         state = "interrupted at" if result.interrupted else "finished at"
         say(f"{state} step {result.step}; checkpoint {result.checkpoint}")

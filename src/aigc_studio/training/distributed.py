@@ -89,6 +89,12 @@ def average_across_processes(value: float, context: DistributedContext) -> float
 
 
 def teardown_distributed() -> None:
-    """Leave the process group if one was joined."""
+    """Leave the process group if one was joined, once every process has got here.
+
+    Without the barrier a process that finishes first tears the group down while another is
+    still in a collective (rank 0 writing its checkpoint), and gloo's threads can then abort
+    the process at exit ("terminate called without an active exception").
+    """
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
