@@ -1,4 +1,4 @@
-"""Errors raised on bad input.
+"""Errors raised on bad input, and the warning for damaged input that is still usable.
 
 Every error a user can cause derives from :class:`AigcError`. Its message names the thing that was
 wrong (a file, a parameter) and, where possible, what to do about it; the CLI prints it on one line
@@ -30,3 +30,12 @@ class ToolMissingError(AigcError):
 
 class LibraryError(AigcError):
     """The output library cannot be opened or holds no such record."""
+
+
+class DamagedMediaWarning(UserWarning):
+    """Part of a media file could not be decoded and was skipped (as ffmpeg skips it).
+
+    Raised as a warning, not an error, when the rest of the file is usable: a damaged audio
+    frame at the end of a camera's recording should not cost the user the whole job. The CLI
+    prints it on one line.
+    """

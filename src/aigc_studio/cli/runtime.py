@@ -7,6 +7,7 @@ exit with status 2; anything else is a bug and says so, also on one line unless 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,10 @@ def say(message: str) -> None:
 
 
 def progress_bar() -> Progress:
-    """Return a rich progress bar on stderr, hidden with ``--quiet``."""
+    """Return a rich progress bar on stderr, hidden with ``--quiet`` and when stderr is no terminal.
+
+    (Off a terminal rich cannot redraw the bar, and would leave an empty line in logs.)
+    """
     return Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -62,7 +66,7 @@ def progress_bar() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=stderr,
-        disable=options.quiet,
+        disable=options.quiet or not stderr.is_terminal,
         transient=True,
     )
 
@@ -74,6 +78,21 @@ def record_output(path: Path, provenance: object) -> None:
     with OutputLibrary() as library:
         record = library.record(path, provenance)  # type: ignore[arg-type]
     say(f"wrote {path} [dim](library #{record.id})[/dim]")
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as ``warning: …`` on one line of stderr (unless ``--quiet``)."""
+    if options.debug:
+        stderr.print(f"warning: {message} ({category.__name__}, {filename}:{lineno})", markup=False)
+    elif not options.quiet:
+        stderr.print(f"warning: {message}", markup=False)
 
 
 def run(args: Sequence[str] | None = None) -> int:
@@ -94,9 +113,12 @@ def run(args: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     debug = "--debug" in argv
     try:
-        # Standalone mode lets Typer print usage errors itself (exit 2) and turn typer.Exit
-        # into SystemExit; errors from our own code pass through to the handlers below.
-        app(args=argv, prog_name="aigc", standalone_mode=True)
+        with warnings.catch_warnings():
+            # A warning is one line, like an error (Python's own format adds the source line).
+            warnings.showwarning = _show_warning
+            # Standalone mode lets Typer print usage errors itself (exit 2) and turn typer.Exit
+            # into SystemExit; errors from our own code pass through to the handlers below.
+            app(args=argv, prog_name="aigc", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_INTERNAL)

@@ -22,6 +22,7 @@ import soundfile as sf
 from aigc_studio.errors import MediaError, ParameterError
 from aigc_studio.media.atomic import atomic_output
 from aigc_studio.media.checks import as_audio_array, check_sample_rate, existing_file
+from aigc_studio.media.packets import decode_audio
 
 #: Suffixes written through soundfile: suffix -> (libsndfile format, default subtype).
 SOUNDFILE_FORMATS: dict[str, tuple[str, str]] = {
@@ -164,7 +165,7 @@ def _load_with_pyav(file: Path, max_hours: float) -> tuple[np.ndarray, int]:
         total = 0
         resampler = None
         try:
-            for frame in container.decode(stream):
+            for frame in decode_audio(container, stream, file):
                 if resampler is None:
                     layout = frame.layout.name if frame.layout.channels else "mono"
                     resampler = av.AudioResampler(format="fltp", layout=layout, rate=frame.rate)

@@ -29,6 +29,7 @@ import numpy as np
 from aigc_studio.errors import AigcError, MediaError, ParameterError
 from aigc_studio.media.atomic import atomic_output
 from aigc_studio.media.checks import as_audio_array, check_sample_rate, existing_file
+from aigc_studio.media.packets import decode_audio
 
 __all__ = ["VideoReader", "VideoWriter", "read_video_metadata"]
 
@@ -817,7 +818,7 @@ class VideoWriter:
                 packet.stream = stream
                 self._container.mux(packet)
             return
-        for frame in self._source.decode(source):
+        for frame in decode_audio(self._source, source, self._source.name):
             self._container.mux(stream.encode(frame))
         self._container.mux(stream.encode(None))
 
