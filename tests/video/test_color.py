@@ -20,6 +20,8 @@ from aigc_studio.video.color import (
     enhance_contrast,
     gray_world_gains,
     transfer_color,
+    white_balance_gains,
+    white_patch_gains,
 )
 
 
@@ -37,14 +39,63 @@ def tint(frame: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
     return np.clip(frame * np.array(gains, np.float32), 0, 255).astype(np.uint8)
 
 
-def test_white_balance_removes_a_blue_cast(scene):
+def test_gray_world_removes_a_blue_cast(scene):
     blue = tint(scene, (0.8, 0.95, 1.35))
     assert gray_world_error(blue) > 0.15
-    balanced = auto_white_balance(blue)
+    balanced = auto_white_balance(blue, method="gray-world")
     assert gray_world_error(balanced) < 0.02
     assert np.abs(balanced.astype(int) - scene.astype(int)).mean() < 10
     # Half strength goes half way (in log gain), not all the way.
-    assert 0.03 < gray_world_error(auto_white_balance(blue, strength=0.5)) < 0.15
+    half = auto_white_balance(blue, strength=0.5, method="gray-world")
+    assert 0.03 < gray_world_error(half) < 0.15
+
+
+def mean_color_angle(a: np.ndarray, b: np.ndarray) -> float:
+    x, y = (image.reshape(-1, 3).mean(axis=0) for image in (a, b))
+    return float(
+        np.degrees(np.arccos(np.clip(x @ y / np.linalg.norm(x) / np.linalg.norm(y), -1, 1)))
+    )
+
+
+@pytest.fixture(scope="module")
+def lawn_with_sign(scene) -> np.ndarray:
+    """A mostly green scene (far from gray on average) with a white sign in it."""
+    lawn = tint(scene, (0.45, 1.0, 0.35))
+    lawn[8:20, 40:56] = 235
+    return lawn
+
+
+def test_white_patch_restores_a_scene_that_is_not_gray(lawn_with_sign):
+    warm = tint(lawn_with_sign, (1.0, 0.85, 0.65))
+    assert mean_color_angle(warm, lawn_with_sign) > 4.0
+    restored = auto_white_balance(warm)  # white patch is the default
+    assert mean_color_angle(restored, lawn_with_sign) < 0.5
+    sign = restored[10, 45].astype(int)
+    assert sign.max() - sign.min() <= 2  # the sign is white (neutral) again
+    # Gray world turns the lawn gray instead: further from the scene than the cast was.
+    grayed = auto_white_balance(warm, method="gray-world")
+    assert mean_color_angle(grayed, lawn_with_sign) > mean_color_angle(warm, lawn_with_sign)
+
+
+def test_white_patch_ignores_clipped_and_lone_pixels(lawn_with_sign):
+    base = white_patch_gains(lawn_with_sign)
+    spoiled = lawn_with_sign.copy()
+    spoiled[30:34, 5:9] = (255, 120, 40)  # a blown-out orange lamp: clipped, left out
+    spoiled[40, 60] = (120, 250, 120)  # one hot green pixel: averaged away at half size
+    np.testing.assert_allclose(white_patch_gains(spoiled), base, atol=0.02)
+
+
+def test_white_patch_gains_edge_cases(lawn_with_sign):
+    for flat in (np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)):
+        np.testing.assert_array_equal(white_patch_gains(flat), np.ones(3))
+    tiny = lawn_with_sign[:3, :3]  # too small to reduce: measured as it is
+    assert white_patch_gains(tiny).shape == (3,)
+    gains = white_patch_gains(tint(lawn_with_sign, (1.0, 1.0, 0.2)), max_gain=2.0)
+    assert gains.max() <= 2.0 and gains.min() >= 0.5
+    with pytest.raises(ParameterError, match="white-balance method"):
+        white_balance_gains(lawn_with_sign, method="grey-edge")
+    with pytest.raises(ParameterError, match="max_gain"):
+        white_patch_gains(lawn_with_sign, max_gain=0.5)
 
 
 def test_gains_are_clipped_for_a_frame_that_is_one_color(scene):
@@ -124,9 +175,12 @@ def flickering_clip(scene: np.ndarray, count: int = 12) -> list[np.ndarray]:
 
 
 def test_corrector_flickers_less_than_per_frame_correction(scene):
+    # Gray world, whose gains follow the light; no deflicker, so that only the smoothing of the
+    # parameters is measured.
     frames = flickering_clip(tint(scene, (0.85, 1.0, 1.3)))
-    per_frame = ColorCorrector(ColorCorrectionConfig(smoothing=0.0)).process(frames)
-    smoothed = ColorCorrector().process(frames)
+    settings = {"white_balance_method": "gray-world", "deflicker": False}
+    per_frame = ColorCorrector(ColorCorrectionConfig(smoothing=0.0, **settings)).process(frames)
+    smoothed = ColorCorrector(ColorCorrectionConfig(**settings)).process(frames)
     # Measured away from the light (and from CLAHE tiles that see it): the rest of the picture
     # should stay still.
     rest = (slice(30, None), slice(36, None))
@@ -139,7 +193,8 @@ def test_corrector_flickers_less_than_per_frame_correction(scene):
 
 def test_corrector_balances_and_keeps_frames_valid(scene):
     frames = [tint(scene, (0.8, 0.95, 1.35))] * 6
-    out = list(ColorCorrector(ColorCorrectionConfig(contrast=False)).process(frames))
+    config = ColorCorrectionConfig(contrast=False, white_balance_method="gray-world")
+    out = list(ColorCorrector(config).process(frames))
     assert len(out) == 6 and all(f.dtype == np.uint8 and f.shape == scene.shape for f in out)
     assert gray_world_error(out[-1]) < 0.03
 
@@ -174,7 +229,15 @@ def test_config_round_trip_and_validation():
     assert ColorCorrectionConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="unknown"):
         ColorCorrectionConfig.from_dict({"strenght": 0.5})
-    for bad in ({"strength": 1.5}, {"smoothing": 1.0}, {"tile_grid": 0}, {"contrast": "yes"}):
+    for bad in (
+        {"strength": 1.5},
+        {"smoothing": 1.0},
+        {"tile_grid": 0},
+        {"contrast": "yes"},
+        {"white_balance_method": "retinex"},
+        {"deflicker": 1},
+        {"deflicker_radius": 0},
+    ):
         with pytest.raises(ConfigError):
             ColorCorrectionConfig(**bad)
 
@@ -195,3 +258,24 @@ def test_bad_arguments(scene):
     with pytest.raises(MediaError, match="stream"):
         corrector.correct(scene[:20])
     assert isinstance(color_statistics(scene), ColorStats)
+
+
+def test_corrector_removes_flicker_that_the_input_has(scene):
+    # Brightness that jumps from frame to frame: the contrast curve, smoothed over time, would
+    # amplify it; the deflicker stage in front takes it out first.
+    rng = np.random.default_rng(1)
+    frames = [
+        np.clip(scene * np.float32(1 + rng.uniform(-0.08, 0.08)), 0, 255).astype(np.uint8)
+        for _ in range(24)
+    ]
+    with_deflicker = flicker(ColorCorrector().process(frames))
+    without = flicker(ColorCorrector(ColorCorrectionConfig(deflicker=False)).process(frames))
+    assert with_deflicker < 0.5 * flicker(frames) < without
+
+
+def test_correct_alone_does_not_deflicker(scene):
+    # correct() sees one frame at a time; only process() can look ahead.
+    config = ColorCorrectionConfig(contrast=False, white_balance=False)
+    dim = (scene * np.float32(0.9)).astype(np.uint8)
+    corrector = ColorCorrector(config)
+    assert [corrector.correct(f).tolist() for f in (scene, dim)] == [scene.tolist(), dim.tolist()]

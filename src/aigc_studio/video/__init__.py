@@ -8,8 +8,10 @@
   never across a scene cut, with a hook for a learned refinement network.
 - :mod:`~aigc_studio.video.color`: white balance, contrast, saturation, color transfer and a
   temporally stable corrector.
+- :mod:`~aigc_studio.video.deflicker`: brightness flicker evened out over a centred window.
 - :mod:`~aigc_studio.video.deblur`: Wiener deconvolution with a blur estimated once per shot,
-  unsharp masking, and the hook for a learned deblurring network (none shipped yet).
+  unsharp masking, and the hook for a learned deblurring network (the shipped one:
+  :func:`aigc_studio.video.learned.load_deblur_network`).
 - :mod:`~aigc_studio.video.inpaint`: removal of a logo, watermark or object, filled from other
   frames along optical flow, then spatially.
 - :mod:`~aigc_studio.video.denoise`: motion-compensated temporal averaging and a bilateral
@@ -31,6 +33,8 @@ from aigc_studio.video.color import (
     enhance_contrast,
     gray_world_gains,
     transfer_color,
+    white_balance_gains,
+    white_patch_gains,
 )
 from aigc_studio.video.deblur import (
     DeblurConfig,
@@ -41,6 +45,7 @@ from aigc_studio.video.deblur import (
     unsharp_mask,
     wiener_deconvolve,
 )
+from aigc_studio.video.deflicker import Deflicker, DeflickerConfig, mean_luma
 from aigc_studio.video.denoise import (
     DenoiseConfig,
     VideoDenoiser,
@@ -72,6 +77,8 @@ __all__ = [
     "DISFlow",
     "DeblurConfig",
     "Deblurrer",
+    "Deflicker",
+    "DeflickerConfig",
     "DenoiseConfig",
     "InpaintConfig",
     "PairInterpolator",
@@ -97,11 +104,14 @@ __all__ = [
     "interpolate_frames",
     "interpolate_pair",
     "is_scene_cut",
+    "mean_luma",
     "retime",
     "retimed_frame_count",
     "scene_cut_score",
     "transfer_color",
     "unsharp_mask",
     "warp_backward",
+    "white_balance_gains",
+    "white_patch_gains",
     "wiener_deconvolve",
 ]
