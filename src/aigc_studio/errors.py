@@ -32,7 +32,11 @@ class LibraryError(AigcError):
     """The output library cannot be opened or holds no such record."""
 
 
-class DamagedMediaWarning(UserWarning):
+class MediaWarning(UserWarning):
+    """A media file was read or written with an adjustment the user should hear about."""
+
+
+class DamagedMediaWarning(MediaWarning):
     """Part of a media file could not be decoded and was skipped (as ffmpeg skips it).
 
     Raised as a warning, not an error, when the rest of the file is usable: a damaged audio

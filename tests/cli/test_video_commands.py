@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ import pytest
 import soundfile as sf
 
 from aigc_studio.cli import run
+from aigc_studio.errors import DamagedMediaWarning
 from aigc_studio.evaluation.video import psnr
+from aigc_studio.library import Provenance
 from aigc_studio.media.video_io import VideoReader, VideoWriter, read_video_metadata
+from aigc_studio.video.interpolate import interpolate_pair
 from aigc_studio.weights import shipped_weights
 
 FPS = 24
@@ -198,6 +202,24 @@ def test_color_refuses_bad_strength(clip, tmp_path, capsys):
     assert run(["video", "color", str(clip), "-o", str(out), "--strength", "2"]) == 2
     assert "strength" in one_line_error(capsys)
     assert not out.exists()
+    assert run(["video", "color", str(clip), "-o", str(out), "--white-balance", "auto"]) == 2
+    assert "--white-balance 'auto' is unknown" in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_color_white_balance_choices_reach_the_provenance(clip, tmp_path):
+    out = tmp_path / "plain.mkv"
+    args = ["video", "color", str(clip), "-o", str(out), "--codec", "ffv1"]
+    assert run([*args, "--white-balance", "off", "--no-deflicker", "--no-contrast"]) == 0
+    for before, after in zip(read_frames(clip), read_frames(out), strict=True):
+        np.testing.assert_array_equal(after, before)  # every step off: the frames as they were
+    params = Provenance.parse_embedded(read_video_metadata(out)["COMMENT"]).params
+    assert params["white_balance"] is False and params["deflicker"] is False
+    gray = tmp_path / "gray.mkv"
+    args = ["video", "color", str(clip), "-o", str(gray), "--codec", "ffv1"]
+    assert run([*args, "--white-balance", "gray-world"]) == 0
+    params = Provenance.parse_embedded(read_video_metadata(gray)["COMMENT"]).params
+    assert params["white_balance_method"] == "gray-world" and params["deflicker"] is True
 
 
 # -- restoration: deblur, inpaint, denoise, enhance -----------------------------------------
@@ -460,12 +482,13 @@ def test_a_one_frame_video_is_processed(tmp_path, command):
     assert len(read_frames(out)) == 1
 
 
-def test_odd_sizes_are_padded_in_mp4_and_kept_in_ffv1(tmp_path):
+def test_odd_sizes_are_padded_in_mp4_and_kept_in_ffv1(tmp_path, capsys):
     """H.264 in 4:2:0 needs even sizes: the writer repeats the last column and row."""
     frames = panning_frames(2, width=719, height=405)
     source = write_frames(tmp_path / "odd.mkv", frames, codec="ffv1")
     mp4 = tmp_path / "odd.mp4"
     assert run(["video", "deblur", str(source), "-o", str(mp4), "--sigma", "1"]) == 0
+    assert "warning: " in capsys.readouterr().err  # the user is told, on one line
     with VideoReader(mp4) as reader:
         assert reader.size == (720, 406)
         first = next(iter(reader))
@@ -474,6 +497,7 @@ def test_odd_sizes_are_padded_in_mp4_and_kept_in_ffv1(tmp_path):
     assert np.abs(first[405].astype(int) - first[404]).mean() < 4
     mkv = tmp_path / "odd.mkv.out.mkv"
     assert run(["video", "denoise", str(source), "-o", str(mkv), "--codec", "ffv1"]) == 0
+    assert "warning" not in capsys.readouterr().err
     with VideoReader(mkv) as reader:
         assert reader.size == (719, 405) and sum(1 for _ in reader) == 2
 
@@ -503,6 +527,20 @@ def test_a_rotated_video_comes_out_upright(tmp_path):
         written = list(reader)
     for got, stored in zip(written, frames, strict=True):
         assert np.abs(got.astype(int) - np.rot90(stored).astype(int)).mean() < 1.5
+    # Every command that writes frames turns them upright (the output carries no rotation).
+    others = {
+        "convert": [],
+        "color": [],
+        "interpolate": ["--factor", "2"],
+        "enhance": [],
+        "denoise": [],
+        "inpaint": ["--box", "4,4,8,8"],
+    }
+    for command, options in others.items():
+        out = tmp_path / f"{command}.mp4"
+        assert run(["video", command, str(path), "-o", str(out), *options]) == 0
+        with VideoReader(out) as reader:
+            assert (reader.rotation, reader.size) == (0, (48, 64)), command
 
 
 def test_variable_frame_rate_keeps_its_timing_and_duration(tmp_path):
@@ -523,13 +561,32 @@ def test_variable_frame_rate_keeps_its_timing_and_duration(tmp_path):
         container.mux(stream.encode())
     with VideoReader(path) as reader:
         source_duration, frame_time = reader.duration, 1 / reader.fps
-    for command in ("denoise", "inpaint"):
+    for command in ("denoise", "inpaint", "color", "enhance", "convert"):
         out = tmp_path / f"{command}.mp4"
         assert run(["video", command, str(path), "-o", str(out), *restore_options(command)]) == 0
         with VideoReader(out) as reader:
             written = [t for t, _ in reader.frames_with_time()]
             assert abs(reader.duration - source_duration) <= frame_time
-        assert written == pytest.approx(times, abs=0.002)
+        assert written == pytest.approx(times, abs=0.002), command
+    # Doubling the rate puts each new frame half way between its neighbours' own times.
+    out = tmp_path / "double.mp4"
+    assert run(["video", "interpolate", str(path), "-o", str(out), "--factor", "2"]) == 0
+    halves = [t + d / 2 for t, d in zip(times, np.diff([*times, times[-1] + 0.04]), strict=True)]
+    with VideoReader(out) as reader:
+        written = [t for t, _ in reader.frames_with_time()]
+    assert written == pytest.approx(sorted(times + halves), abs=0.002)
+    # Resampling to a constant 50 fps: the frame at 0.26 s is made half way through the stall
+    # (0.12 -> 0.40 s), not from the frames that were at 0.24 s in a constant-rate reading.
+    out = tmp_path / "fifty.mkv"
+    args = ["video", "interpolate", str(path), "-o", str(out), "--fps", "50", "--codec", "ffv1"]
+    assert run(args) == 0
+    with VideoReader(out) as reader:
+        resampled = list(reader)
+    assert len(resampled) == 28  # 0.56 s at 50 fps
+    with VideoReader(path) as reader:
+        decoded = list(reader)
+    expected = interpolate_pair(decoded[3], decoded[4], 0.5)
+    assert np.abs(resampled[13].astype(int) - expected.astype(int)).mean() < 1.0
 
 
 def test_a_truncated_file_is_a_one_line_error(panning_clip, tmp_path, capsys):
@@ -541,3 +598,36 @@ def test_a_truncated_file_is_a_one_line_error(panning_clip, tmp_path, capsys):
     error = one_line_error(capsys)
     assert "cut.mp4" in error and ("truncated" in error or "corrupt" in error)
     assert not out.exists()
+
+
+def test_a_truncated_matroska_file_is_a_one_line_error(tmp_path, capsys):
+    # Matroska has no per-frame index to compare with the file size; its header's duration
+    # (kept in a cut-off file) tells a truncated file from a short one.
+    whole = write_frames(tmp_path / "whole.mkv", panning_frames(48))  # 2 s
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = tmp_path / "never.mp4"
+    assert run(["video", "convert", str(cut), "-o", str(out)]) == 2
+    error = one_line_error(capsys)
+    assert "cut.mkv: file is truncated: the video stops at" in error and "of the 2.0" in error
+    assert not out.exists()
+    assert run(["video", "convert", str(whole), "-o", str(out)]) == 0
+
+
+def test_warnings_are_one_line_and_quiet_hides_them(clip, tmp_path, monkeypatch, capsys):
+    from aigc_studio.media import video_io
+
+    real = video_io.decode_audio
+
+    def damaged(container: Any, stream: Any, path: Any) -> Any:
+        yield from real(container, stream, path)
+        warnings.warn(f"{path}: skipped 1 damaged audio packet", DamagedMediaWarning, stacklevel=2)
+
+    monkeypatch.setattr(video_io, "decode_audio", damaged)
+    out = tmp_path / "converted.avi"  # AAC is not copied into AVI: decoded, so warned about
+    assert run(["video", "convert", str(clip), "-o", str(out)]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == f"warning: {clip}: skipped 1 damaged audio packet"
+    assert lines[1].startswith("wrote ") and len(lines) == 2
+    assert run(["--quiet", "video", "convert", str(clip), "-o", str(tmp_path / "q.avi")]) == 0
+    assert capsys.readouterr().err == ""

@@ -14,7 +14,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigc_studio.errors import MediaError, ParameterError
+from aigc_studio.errors import MediaError, MediaWarning, ParameterError
 from aigc_studio.media.video_io import VideoReader, VideoWriter, read_video_metadata
 
 FPS = 24
@@ -121,7 +121,8 @@ def test_audio_track_duration_and_pitch(clip_with_audio):
 
 def test_odd_size_is_padded_and_readable(tmp_path):
     frames = moving_square(3, width=719, height=405)
-    path = write_clip(tmp_path / "odd.mp4", frames, preset="ultrafast")
+    with pytest.warns(MediaWarning, match=r"719x405 frames are padded to 720x406"):
+        path = write_clip(tmp_path / "odd.mp4", frames, preset="ultrafast")
     with VideoReader(path) as reader:
         assert reader.size == (720, 406)
         decoded = list(reader)

@@ -14,7 +14,9 @@ from aigc_studio.video.interpolate import (
     WarpEstimate,
     interpolate_frames,
     interpolate_pair,
+    interpolate_timed,
     retime,
+    retime_timed,
     retimed_frame_count,
 )
 
@@ -195,3 +197,66 @@ def test_bad_frames_raise_media_error_naming_the_frame(make):
         list(interpolate_frames([*frames, frames[0][:10]], 2))
     with pytest.raises(MediaError, match="frame 0"):
         list(interpolate_frames([frames[0].astype(np.float32)], 2))
+
+
+# -- timed streams (variable frame rate) ----------------------------------------------------
+
+
+def same_frames(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_timed_interpolation_of_a_constant_rate_matches_the_untimed(make, factor):
+    frames = make.moving_square(5)
+    timed = list(
+        interpolate_timed(
+            ((i / 24, f) for i, f in enumerate(frames)), factor, frame_duration=1 / 24
+        )
+    )
+    assert same_frames([f for _, f in timed], list(interpolate_frames(frames, factor)))
+    assert [t for t, _ in timed] == pytest.approx([j / (24 * factor) for j in range(5 * factor)])
+
+
+def test_timed_interpolation_keeps_uneven_spacing(make):
+    # A stall between the second and third frames (a camera that dropped frames).
+    times = [0.0, 0.1, 0.5, 0.6]
+    frames = make.moving_square(4)
+    out = list(interpolate_timed(zip(times, frames, strict=True), 2, frame_duration=0.1))
+    assert [t for t, _ in out] == pytest.approx([0.0, 0.05, 0.1, 0.3, 0.5, 0.55, 0.6, 0.65])
+    assert out[2][1] is frames[1] and out[7][1] is frames[3]  # the last one held
+    assert list(interpolate_timed([], 2, frame_duration=0.1)) == []
+    (single,) = [make.moving_square(1)[0]]
+    assert [t for t, _ in interpolate_timed([(0.0, single)], 2, frame_duration=0.5)] == [0.0, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [(24, 60), (30, 15), (Fraction(30000, 1001), Fraction(60000, 1001))]
+)
+def test_timed_retime_of_a_constant_rate_matches_retime(make, source, target):
+    frames = make.moving_square(6)
+    timed = ((i / float(source), f) for i, f in enumerate(frames))
+    got = list(retime_timed(timed, target, frame_duration=1 / float(source)))
+    assert same_frames(got, list(retime(frames, source, target)))
+
+
+def test_timed_retime_follows_the_times_of_a_variable_rate(make):
+    # Frames at 0, 0.1, 0.5 and 0.6 s resampled to 10 fps: 0.2-0.4 s lie between the second
+    # and third source frames, at 1/4, 2/4 and 3/4 of their interval.
+    times = [0.0, 0.1, 0.5, 0.6]
+    frames = make.moving_square(4)
+    out = list(retime_timed(zip(times, frames, strict=True), 10, frame_duration=0.1))
+    assert len(out) == 7  # up to 0.7 s, the last frame shown for the last interval
+    assert out[0] is frames[0] and out[1] is frames[1] and out[5] is frames[2]
+    expected = interpolate_pair(frames[1], frames[2], 0.5)
+    assert np.array_equal(out[3], expected)
+    assert out[6] is frames[3]
+
+
+def test_timed_functions_refuse_bad_durations(make):
+    frames = [(0.0, make.moving_square(1)[0])]
+    for bad in (0, -1.0, float("inf"), "1"):
+        with pytest.raises(ParameterError, match="frame_duration"):
+            list(interpolate_timed(frames, 2, frame_duration=bad))  # type: ignore[arg-type]
+        with pytest.raises(ParameterError, match="frame_duration"):
+            list(retime_timed(frames, 30, frame_duration=bad))  # type: ignore[arg-type]

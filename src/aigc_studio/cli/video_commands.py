@@ -33,7 +33,7 @@ app = typer.Typer(
 #: Options shared by the commands that read and write video.
 VideoSource = Annotated[Path, typer.Argument(help="Video file.")]
 VideoOutput = Annotated[
-    Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov).")
+    Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov, .m4v, .avi).")
 ]
 Crf = Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")]
 Codec = Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")]
@@ -74,33 +74,21 @@ def convert(
     crf: Crf = 18,
     codec: Codec = "libx264",
 ) -> None:
-    """Re-encode a video frame by frame, keeping its audio track."""
-    from aigc_studio.errors import MediaError
-    from aigc_studio.library import Provenance
-    from aigc_studio.media.video_io import VideoReader, VideoWriter
+    """Re-encode a video frame by frame, keeping its audio track.
 
-    if output.exists() and output.resolve() == source.resolve():
-        raise MediaError(f"{output}: output would overwrite the input; choose another path")
-    with VideoReader(source) as reader:
-        prov = Provenance.create(
-            "video convert", {"crf": crf, "codec": codec}, kind="video", inputs=[source]
-        )
-        with (
-            VideoWriter(
-                output,
-                reader.fps,
-                codec=codec,
-                crf=crf,
-                audio_from=source if reader.has_audio else None,
-                metadata=prov.as_tags(),
-            ) as writer,
-            progress_bar() as bar,
-        ):
-            task = bar.add_task("encoding", total=reader.frame_count or None)
-            for frame in reader:
-                writer.write(frame)
-                bar.advance(task)
-    record_output(output, prov)
+    Frames come out upright (a rotation flag applied) and at their own times (a variable frame
+    rate kept), as from every video command.
+    """
+    _restore(
+        "video convert",
+        {},
+        source,
+        output,
+        lambda frames: frames,
+        codec=codec,
+        crf=crf,
+        description="encoding",
+    )
 
 
 def _refuse_overwrite(source: Path, output: Path) -> None:
@@ -120,9 +108,13 @@ def _write_video(
     codec: str,
     crf: int,
     description: str,
+    timed: bool = False,
     **audio: Any,
 ) -> None:
-    """Encode a frame stream with a progress bar, then record the output in the library."""
+    """Encode a frame stream with a progress bar, then record the output in the library.
+
+    With ``timed``, ``frames`` yields ``(time, frame)`` pairs, each frame shown at its time.
+    """
     from aigc_studio.media.video_io import VideoWriter
 
     with (
@@ -130,8 +122,12 @@ def _write_video(
         progress_bar() as bar,
     ):
         task = bar.add_task(description, total=total or None)
-        for frame in frames:
-            writer.write(frame)
+        for item in frames:
+            if timed:
+                time, frame = item
+                writer.write(frame, time=time)
+            else:
+                writer.write(item)
             bar.advance(task)
     record_output(output, prov)
 
@@ -216,7 +212,12 @@ def interpolate(
     from aigc_studio.errors import ParameterError
     from aigc_studio.library import Provenance
     from aigc_studio.media.video_io import VideoReader
-    from aigc_studio.video.interpolate import FACTORS, retime, retimed_frame_count
+    from aigc_studio.video.interpolate import (
+        FACTORS,
+        interpolate_timed,
+        retime_timed,
+        retimed_frame_count,
+    )
     from aigc_studio.video.shots import check_scene_threshold
 
     if (factor is None) == (fps is None):
@@ -242,7 +243,9 @@ def interpolate(
     check_scene_threshold(scene_threshold, name="scene_threshold")
     _refuse_overwrite(source, output)
 
-    with VideoReader(source) as reader:
+    # Upright frames (a phone's rotation flag applied: the output carries none), read with
+    # their times, so that a variable frame rate keeps the sync of picture and sound.
+    with VideoReader(source, upright=True) as reader:
         source_fps = Fraction(reader.fps).limit_denominator(1001)
         target_fps = source_fps * factor if factor is not None else Fraction(fps or 0)
         target_fps = target_fps.limit_denominator(1001)
@@ -282,13 +285,21 @@ def interpolate(
             model=refiner.name if refiner is not None else None,
             checkpoint_sha256=refiner.checkpoint_sha256 if refiner is not None else None,
         )
-        frames = retime(
-            reader.frames(),
-            source_fps,
-            target_fps,
-            scene_threshold=scene_threshold,
-            refine=refiner,
-        )
+        settings: dict[str, Any] = {
+            "frame_duration": 1.0 / float(source_fps),
+            "scene_threshold": scene_threshold,
+            "refine": refiner,
+        }
+        frames: Iterable[Any]
+        if factor is not None:
+            # Each new frame at its share of its neighbours' interval: uneven spacing is kept.
+            slowdown = factor if slowmo else 1
+            frames = (
+                (time * slowdown, frame)
+                for time, frame in interpolate_timed(reader.frames_with_time(), factor, **settings)
+            )
+        else:
+            frames = retime_timed(reader.frames_with_time(), target_fps, **settings)
         _write_video(
             output,
             frames,
@@ -298,6 +309,7 @@ def interpolate(
             codec=codec,
             crf=crf,
             description="interpolating",
+            timed=factor is not None,
             **audio_args,
         )
 
@@ -318,7 +330,8 @@ def _stretch_audio(reader: Any, stretch: float) -> tuple[np.ndarray, int]:
 
 @app.command(
     epilog="Examples:  aigc video color in.mp4 -o out.mp4  ·  "
-    "aigc video color in.mp4 -o graded.mp4 --reference look.jpg --strength 0.7"
+    "aigc video color in.mp4 -o graded.mp4 --reference look.jpg --strength 0.7  ·  "
+    "aigc video color lawn.mp4 -o out.mp4 --white-balance off --no-contrast"
 )
 def color(
     source: VideoSource,
@@ -333,19 +346,46 @@ def color(
     contrast: Annotated[
         bool, typer.Option(help="Raise local contrast (CLAHE on lightness).")
     ] = True,
+    white_balance: Annotated[
+        str,
+        typer.Option(
+            help="white-patch (the brightest colors are white), gray-world (the average is "
+            "gray: turns a lawn gray), or off."
+        ),
+    ] = "white-patch",
+    deflicker: Annotated[
+        bool, typer.Option(help="Even out frame-to-frame brightness (5-frame window) first.")
+    ] = True,
     crf: Crf = 18,
     codec: Codec = "libx264",
 ) -> None:
     """Correct white balance, contrast and saturation without flicker; optionally match a look.
 
-    Corrections are estimated on every frame and smoothed over time, restarting at scene cuts.
+    Brightness flicker is evened out first; the corrections are then estimated on every frame
+    and smoothed over time, restarting at scene cuts.
     """
-    from aigc_studio.errors import MediaError
-    from aigc_studio.library import Provenance
+    from aigc_studio.errors import MediaError, ParameterError
     from aigc_studio.media.video_io import VideoReader
-    from aigc_studio.video.color import ColorCorrectionConfig, ColorCorrector, color_statistics
+    from aigc_studio.video.color import (
+        WHITE_BALANCE_METHODS,
+        ColorCorrectionConfig,
+        ColorCorrector,
+        color_statistics,
+    )
 
-    config = ColorCorrectionConfig(strength=strength, saturation=saturation, contrast=contrast)
+    if white_balance not in (*WHITE_BALANCE_METHODS, "off"):
+        raise ParameterError(
+            f"--white-balance {white_balance!r} is unknown; use one of "
+            f"{', '.join(WHITE_BALANCE_METHODS)} or off"
+        )
+    config = ColorCorrectionConfig(
+        strength=strength,
+        saturation=saturation,
+        contrast=contrast,
+        white_balance=white_balance != "off",
+        white_balance_method="white-patch" if white_balance == "off" else white_balance,
+        deflicker=deflicker,
+    )
     _refuse_overwrite(source, output)
     look = None
     if reference is not None:
@@ -356,24 +396,18 @@ def color(
             raise MediaError(f"{reference}: no picture in the reference")
         look = color_statistics(first)
     corrector = ColorCorrector(config, reference=look)
-    with VideoReader(source) as reader:
-        prov = Provenance.create(
-            "video color",
-            {**config.to_dict(), "reference": str(reference) if reference else None},
-            kind="video",
-            inputs=[source] + ([reference] if reference is not None else []),
-        )
-        _write_video(
-            output,
-            corrector.process(reader.frames()),
-            fps=reader.fps,
-            total=reader.frame_count,
-            prov=prov,
-            codec=codec,
-            crf=crf,
-            description="correcting color",
-            audio_from=source if reader.has_audio else None,
-        )
+    # As the restoration commands: upright frames, each written at its input time.
+    _restore(
+        "video color",
+        {**config.to_dict(), "reference": str(reference) if reference else None},
+        source,
+        output,
+        corrector.process,
+        codec=codec,
+        crf=crf,
+        description="correcting color",
+        extra_inputs=[reference] if reference is not None else [],
+    )
 
 
 # -- restoration: deblur, inpaint, denoise, enhance ------------------------------------------
@@ -455,10 +489,12 @@ def _restore(
     description: str,
     model: str | None = None,
     checkpoint_sha256: str | None = None,
+    extra_inputs: list[Path] | None = None,
 ) -> None:
     """Open ``source`` upright, run ``process`` over its frames and write ``output``.
 
-    ``model`` and ``checkpoint_sha256`` name a learned network the processing used.
+    ``model`` and ``checkpoint_sha256`` name a learned network the processing used;
+    ``extra_inputs`` are other files it read (recorded in the provenance with the source).
     """
     from aigc_studio.library import Provenance
     from aigc_studio.media.video_io import VideoReader
@@ -469,7 +505,7 @@ def _restore(
             command,
             {**params, "crf": crf, "codec": codec},
             kind="video",
-            inputs=[source],
+            inputs=[source, *(extra_inputs or [])],
             model=model,
             checkpoint_sha256=checkpoint_sha256,
         )
@@ -555,7 +591,8 @@ def deblur(
     if deblurrer.sigmas and sigma is None:
         shown = ", ".join(f"{value:.2f}" for value in deblurrer.sigmas[:8])
         more = " …" if len(deblurrer.sigmas) > 8 else ""
-        say(f"estimated blur sigma per shot (pixels): {shown}{more}")
+        use = "the Wiener PSF" if method == "wiener" else "the unsharp-mask radius"
+        say(f"estimated blur sigma per shot (pixels; sets {use}): {shown}{more}")
 
 
 def _parse_box(text: str) -> tuple[int, int, int, int]:

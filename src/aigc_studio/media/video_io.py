@@ -16,6 +16,7 @@ import contextlib
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -26,7 +27,7 @@ import av
 import av.error
 import numpy as np
 
-from aigc_studio.errors import AigcError, MediaError, ParameterError
+from aigc_studio.errors import AigcError, MediaError, MediaWarning, ParameterError
 from aigc_studio.media.atomic import atomic_output
 from aigc_studio.media.checks import as_audio_array, check_sample_rate, existing_file
 from aigc_studio.media.packets import decode_audio
@@ -52,6 +53,11 @@ _AUDIO_ENCODERS: dict[str, str] = {
 }
 
 #: Audio codecs whose packets each container accepts as they are (stream copy, no re-encoding).
+#: A video that stops this much (seconds, or share of its length, whichever is more) before
+#: the length its header states is reported as truncated.
+_TRUNCATION_SLACK_S = 0.5
+_TRUNCATION_SLACK_SHARE = 0.1
+
 _AUDIO_COPYABLE: dict[str, frozenset[str]] = {
     "mp4": frozenset({"aac", "mp3", "alac"}),
     "mov": frozenset({"aac", "mp3", "alac", "pcm_s16le", "pcm_s24le"}),
@@ -208,6 +214,9 @@ class VideoReader:
             duration = float(stream.duration * stream.time_base)
         if duration is None:
             duration = _parse_duration_tag(stream.metadata.get("DURATION"))
+        # The video stream's own length, as its header states it: a cut-off Matroska file
+        # keeps the full one, which tells it apart from a short one (see _check_complete).
+        self._stated_duration = duration
         if duration is None and container.duration is not None and container.duration > 0:
             duration = container.duration / av.time_base
         frames = int(stream.frames or 0)
@@ -312,6 +321,7 @@ class VideoReader:
             stream = container.streams[self._stream_index]
             stream.thread_type = "AUTO"
             frames = container.decode(stream)
+            last_time: float | None = None
             while True:
                 try:
                     frame = next(frames)
@@ -324,16 +334,18 @@ class VideoReader:
                         f"{self._path}: cannot decode frame {index} ({_describe(exc)}); "
                         f"the file is corrupt or truncated"
                     ) from exc
+                if frame.time is not None:
+                    last_time = float(frame.time) - self._start_time
                 yield index, frame
                 index += 1
-            self._check_complete(index)
+            self._check_complete(index, last_time)
         finally:
             self._open_iterations.discard(container)
             with contextlib.suppress(Exception):  # must not hide the real error
                 container.close()
 
-    def _check_complete(self, decoded: int) -> None:
-        """Raise MediaError if the file ends before the data its index lists."""
+    def _check_complete(self, decoded: int, last_time: float | None) -> None:
+        """Raise MediaError if the file ends before the data its index or header lists."""
         try:
             size = self._path.stat().st_size
         except OSError as exc:
@@ -343,6 +355,14 @@ class VideoReader:
                 f"{self._path}: file is truncated: decoding stopped after {decoded} of "
                 f"{self._frame_count} frames ({self._index_end - size} bytes missing)"
             )
+        stated = self._stated_duration
+        if stated is not None and last_time is not None:
+            shown_until = last_time + 1.0 / self._fps
+            if shown_until < stated - max(_TRUNCATION_SLACK_S, _TRUNCATION_SLACK_SHARE * stated):
+                raise MediaError(
+                    f"{self._path}: file is truncated: the video stops at {shown_until:.2f} s "
+                    f"of the {stated:.2f} s its header states"
+                )
 
     def frames(self) -> Iterator[np.ndarray]:
         """Yield the frames in order as ``uint8`` RGB arrays of shape ``(H, W, 3)``.
@@ -740,6 +760,14 @@ class VideoWriter:
             self._input_size = (width, height)
             self._video.width = width + (width % 2 if self._even_width else 0)
             self._video.height = height + (height % 2 if self._even_height else 0)
+            if (self._video.width, self._video.height) != (width, height):
+                warnings.warn(
+                    f"{self._path}: {width}x{height} frames are padded to "
+                    f"{self._video.width}x{self._video.height} by repeating the edge "
+                    f"({self._pix_fmt} needs even sizes; the ffv1 codec keeps the size)",
+                    MediaWarning,
+                    stacklevel=2,
+                )
         elif self._input_size != (width, height):
             raise MediaError(
                 f"{self._path}: frame {self._frames_written} is {width}x{height}, but the video is "

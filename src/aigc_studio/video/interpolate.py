@@ -560,3 +560,195 @@ def interpolate_pair(
         flow_approximation=_check_approximation(flow_approximation),
     )
     return pair.frame(t, refine)
+
+
+def _hold_after(times: list[float], fallback: float) -> float:
+    """Return how long the last of ``times`` is shown: the previous interval, or ``fallback``."""
+    if len(times) >= 2 and times[-1] > times[-2]:
+        return times[-1] - times[-2]
+    return fallback
+
+
+def interpolate_timed(
+    frames: Iterable[tuple[float, np.ndarray]],
+    factor: int,
+    *,
+    frame_duration: float,
+    scene_threshold: float = SCENE_CUT_THRESHOLD,
+    refine: Refiner | None = None,
+    flow_preset: str = "medium",
+    flow_approximation: str = "superslomo",
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Multiply the frames of a timed stream (a variable frame rate kept) by 2, 4 or 8.
+
+    As :func:`interpolate_frames`, but each frame comes with its presentation time
+    (:meth:`~aigc_studio.media.video_io.VideoReader.frames_with_time`) and each output frame
+    leaves with one: the ``k``-th frame between source times ``t0`` and ``t1`` is made at
+    ``k / factor`` of the way and shown at ``t0 + (k / factor) (t1 - t0)``, so that uneven
+    spacing in the source (a phone's variable frame rate) stays where it was, and the audio in
+    sync, when the times are passed on to :meth:`~aigc_studio.media.video_io.VideoWriter.write`.
+
+    Parameters
+    ----------
+    frames : iterable of (float, numpy.ndarray)
+        Presentation times in seconds (increasing) and ``uint8`` RGB frames of one size.
+    factor : {2, 4, 8}
+        Output frames per input frame.
+    frame_duration : float
+        How long the last frame is shown when the stream has a single frame (otherwise the
+        last interval is repeated), in seconds (> 0), e.g. ``1 / reader.fps``.
+    scene_threshold, refine, flow_preset, flow_approximation
+        As in :func:`interpolate_frames`.
+
+    Yields
+    ------
+    tuple of (float, numpy.ndarray)
+        ``len(frames) * factor`` timed frames.
+
+    Raises
+    ------
+    ParameterError, MediaError
+        As :func:`interpolate_frames`; also if ``frame_duration`` is not positive.
+    """
+    if not (isinstance(frame_duration, int | float) and 0 < frame_duration < math.inf):
+        raise ParameterError(f"frame_duration={frame_duration!r} must be a positive number")
+    times: dict[int, float] = {}  # source index -> time, for the frames still needed
+
+    def untimed() -> Iterator[np.ndarray]:
+        for index, (time, frame) in enumerate(frames):
+            times[index] = float(time)
+            yield frame
+
+    for index, frame in enumerate(
+        interpolate_frames(
+            untimed(),
+            factor,
+            scene_threshold=scene_threshold,
+            refine=refine,
+            flow_preset=flow_preset,
+            flow_approximation=flow_approximation,
+        )
+    ):
+        source, step = divmod(index, factor)
+        start = times[source]
+        if source + 1 in times:
+            span = times[source + 1] - start
+        else:  # the last frame: shown for the interval before it
+            span = _hold_after(
+                [times[i] for i in (source - 1, source) if i in times], frame_duration
+            )
+        yield start + span * step / factor, frame
+        times.pop(source - 2, None)  # from here on, only this frame's neighbours are needed
+
+
+def retime_timed(
+    frames: Iterable[tuple[float, np.ndarray]],
+    target_fps: float | Fraction,
+    *,
+    frame_duration: float,
+    scene_threshold: float = SCENE_CUT_THRESHOLD,
+    refine: Refiner | None = None,
+    flow_preset: str = "medium",
+    flow_approximation: str = "superslomo",
+) -> Iterator[np.ndarray]:
+    """Resample a timed stream (constant or variable frame rate) to a constant rate.
+
+    Output frame ``j`` shows the time ``t_first + j / target_fps``: between source frames at
+    ``t0 <= T < t1`` it is made at ``(T - t0) / (t1 - t0)`` of the way (as in
+    :func:`interpolate_frames`, never across a scene cut); on a source frame (to a millionth
+    of the interval) that frame is passed through. The last source frame is shown for the
+    last interval (or ``frame_duration`` if there is only one), so a constant-rate source of
+    ``n`` frames gives what :func:`retime` gives, and a variable-rate one keeps the timing of
+    its content.
+
+    Parameters
+    ----------
+    frames : iterable of (float, numpy.ndarray)
+        Presentation times in seconds (increasing) and ``uint8`` RGB frames of one size.
+    target_fps : float or Fraction
+        Output rate in (0, 1000].
+    frame_duration : float
+        How long a single-frame stream is shown, in seconds (> 0).
+    scene_threshold, refine, flow_preset, flow_approximation
+        As in :func:`interpolate_frames`.
+
+    Yields
+    ------
+    numpy.ndarray
+        The frames at ``target_fps``.
+
+    Raises
+    ------
+    ParameterError
+        If a parameter is out of range (at the call).
+    MediaError
+        If a frame is malformed or its size differs from the first.
+    """
+    target = _check_fps(target_fps, "target_fps")
+    if not (isinstance(frame_duration, int | float) and 0 < frame_duration < math.inf):
+        raise ParameterError(f"frame_duration={frame_duration!r} must be a positive number")
+    return _resample_timed(
+        iter(frames),
+        1.0 / float(target),
+        frame_duration=float(frame_duration),
+        scene_threshold=check_scene_threshold(scene_threshold, name="scene_threshold"),
+        refine=refine,
+        flow=DISFlow(flow_preset),
+        flow_approximation=_check_approximation(flow_approximation),
+    )
+
+
+def _resample_timed(
+    source: Iterator[tuple[float, np.ndarray]],
+    period: float,
+    *,
+    frame_duration: float,
+    scene_threshold: float,
+    refine: Refiner | None,
+    flow: DISFlow,
+    flow_approximation: str,
+) -> Iterator[np.ndarray]:
+    first = next(source, None)
+    if first is None:
+        return
+    start, frame = first
+    check_frame(frame, what="frame 0")
+    shape = frame.shape
+    times = [float(start)]
+    previous = frame
+    following = next(source, None)
+    if following is not None:
+        check_frame(following[1], what="frame 1", shape=shape)
+    pair: _Pair | None = None
+    index, out_index = 1, 0
+    while True:
+        moment = start + out_index * period
+        while following is not None and moment >= following[0]:
+            times.append(float(following[0]))
+            previous = following[1]
+            following = next(source, None)
+            index += 1
+            if following is not None:
+                check_frame(following[1], what=f"frame {index}", shape=shape)
+            pair = None
+            del times[:-2]
+        if following is None:
+            if moment >= times[-1] + _hold_after(times, frame_duration) - 1e-9:
+                return
+            yield previous
+        else:
+            span = following[0] - times[-1]
+            t = (moment - times[-1]) / span if span > 0 else 0.0
+            if t < 1e-6:
+                yield previous
+            else:
+                if pair is None:
+                    pair = _Pair(
+                        previous,
+                        following[1],
+                        scene_threshold=scene_threshold,
+                        flow=flow,
+                        flow_approximation=flow_approximation,
+                    )
+                yield pair.frame(min(t, 1.0 - 1e-6), refine)
+        out_index += 1
