@@ -224,11 +224,11 @@ def interpolate(
         raise ParameterError("give either --factor (2, 4 or 8) or --fps, not both or neither")
     if factor is not None and factor not in FACTORS:
         raise ParameterError(
-            f"factor={factor} is not supported; use one of {', '.join(map(str, FACTORS))}"
+            f"--factor {factor} is not supported; use one of {', '.join(map(str, FACTORS))}"
         )
     if audio is not None and audio not in AUDIO_MODES:
         raise ParameterError(
-            f"audio={audio!r} is not supported; use one of {', '.join(AUDIO_MODES)}"
+            f"--audio {audio} is not supported; use one of {', '.join(AUDIO_MODES)}"
         )
     audio_mode = audio or ("drop" if slowmo else "keep")
     if slowmo and audio_mode == "keep":
@@ -239,8 +239,8 @@ def interpolate(
     if not slowmo and audio_mode == "stretch":
         raise ParameterError("--audio stretch only applies with --slowmo")
     if fps is not None and not 0 < fps <= 1000:  # also refuses nan
-        raise ParameterError(f"fps={fps} is outside the supported range (0, 1000]")
-    check_scene_threshold(scene_threshold, name="scene_threshold")
+        raise ParameterError(f"--fps {fps:g} is outside the supported range (0, 1000]")
+    check_scene_threshold(scene_threshold, name="--scene-threshold")
     _refuse_overwrite(source, output)
 
     # Upright frames (a phone's rotation flag applied: the output carries none), read with

@@ -94,8 +94,8 @@ _AV_ERRORS: tuple[type[BaseException], ...] = (av.error.FFmpegError, OSError, Va
 
 
 def _describe(exc: BaseException) -> str:
-    """Return a short, one-line description of a PyAV error."""
-    text = str(exc).strip() or type(exc).__name__
+    """Return a short, one-line description of a PyAV error (FFmpeg's ``[Errno N]`` left out)."""
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc).strip()) or type(exc).__name__
     return " ".join(text.split())
 
 
