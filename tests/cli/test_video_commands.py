@@ -449,7 +449,7 @@ def test_enhance_runs_the_chain_and_its_switches(panning_clip, tmp_path, capsys)
     with VideoReader(out) as reader:
         assert reader.has_audio and sum(1 for _ in reader) == 8
     comment = read_video_metadata(out)["comment"]
-    assert all(step in comment for step in ('"denoise"', '"deblur"', '"color"'))
+    assert all(step in comment for step in ('"denoise"', '"sharpen"', '"color"'))
     only_color = tmp_path / "color-only.mp4"
     args = ["video", "enhance", str(panning_clip), "-o", str(only_color), "--no-denoise"]
     assert run([*args, "--no-deblur"]) == 0

@@ -741,11 +741,6 @@ def denoise(
         say(f"measured noise: sigma {denoiser.noise_sigma:.1f} levels (8-bit)")
 
 
-#: Unsharp gain of the deblurring step of ``aigc video enhance``: a light touch, since the
-#: step runs on every video, blurred or not.
-ENHANCE_SHARPEN = 0.5
-
-
 @app.command(
     epilog="Examples:  aigc video enhance in.mp4 -o better.mp4  ·  "
     "aigc video enhance in.mp4 -o out.mp4 --no-color"
@@ -771,40 +766,28 @@ def enhance(
     be switched off.
     """
     from aigc_studio.errors import ParameterError
-    from aigc_studio.video.color import ColorCorrectionConfig, ColorCorrector
-    from aigc_studio.video.deblur import DeblurConfig, Deblurrer
-    from aigc_studio.video.denoise import DenoiseConfig, VideoDenoiser
+    from aigc_studio.video.enhance import EnhanceConfig, VideoEnhancer
 
     if not (denoise or deblur or color):
         raise ParameterError(
             "every step is off (--no-denoise --no-deblur --no-color); nothing to do "
             "(use `aigc video convert` to re-encode)"
         )
-    steps: list[tuple[str, Any]] = []
-    if denoise:
-        steps.append(("denoise", VideoDenoiser(DenoiseConfig())))
-    if deblur:
-        steps.append(
-            ("deblur", Deblurrer(DeblurConfig(method="unsharp", strength=ENHANCE_SHARPEN)))
+    defaults = EnhanceConfig()
+    enhancer = VideoEnhancer(
+        EnhanceConfig(
+            denoise=defaults.denoise if denoise else None,
+            sharpen=defaults.sharpen if deblur else None,
+            color=defaults.color if color else None,
         )
-    if color:
-        steps.append(("color", ColorCorrector(ColorCorrectionConfig())))
-
-    def chain(frames: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
-        for _, step in steps:
-            frames = step.process(frames)
-        return frames
-
-    params = {
-        **{name: step.config.to_dict() for name, step in steps},
-        "steps": [name for name, _ in steps],
-    }
+    )
+    params = enhancer.config.to_dict()
     _restore(
         "video enhance",
         params,
         source,
         output,
-        chain,
+        enhancer.process,
         codec=codec,
         crf=crf,
         description="enhancing",

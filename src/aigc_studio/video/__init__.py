@@ -16,6 +16,7 @@
   frames along optical flow, then spatially.
 - :mod:`~aigc_studio.video.denoise`: motion-compensated temporal averaging and a bilateral
   filter.
+- :mod:`~aigc_studio.video.enhance`: denoise, light sharpening and color correction in one pass.
 
 Every function takes ``uint8`` RGB frames of shape ``(H, W, 3)``, one at a time or as an
 iterator, and never holds a whole video. Files are read and written by
@@ -52,6 +53,7 @@ from aigc_studio.video.denoise import (
     denoise_frames,
     estimate_noise_sigma,
 )
+from aigc_studio.video.enhance import EnhanceConfig, VideoEnhancer, enhance_frames
 from aigc_studio.video.inpaint import (
     InpaintConfig,
     VideoInpainter,
@@ -80,10 +82,12 @@ __all__ = [
     "Deflicker",
     "DeflickerConfig",
     "DenoiseConfig",
+    "EnhanceConfig",
     "InpaintConfig",
     "PairInterpolator",
     "Shot",
     "VideoDenoiser",
+    "VideoEnhancer",
     "VideoInpainter",
     "WarpEstimate",
     "adjust_saturation",
@@ -95,6 +99,7 @@ __all__ = [
     "denoise_frames",
     "detect_shots",
     "enhance_contrast",
+    "enhance_frames",
     "estimate_blur_sigma",
     "estimate_noise_sigma",
     "gray_world_gains",
