@@ -134,10 +134,15 @@ def ffmpeg_filter(chain: str) -> Callable[[list[np.ndarray]], Iterable[np.ndarra
 
 
 def cast_angle(frame: np.ndarray, clean: np.ndarray) -> float:
-    """Angle (degrees) between the mean RGB colors of two frames."""
+    """Angle (degrees) between the mean RGB colors of two frames; 0 if either is black.
+
+    (A black frame, such as the one at a cut in Megamind.avi, has no color to compare.)
+    """
     a = frame.reshape(-1, 3).mean(axis=0, dtype=np.float64)
     b = clean.reshape(-1, 3).mean(axis=0, dtype=np.float64)
-    cosine = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+    if min(np.linalg.norm(a), np.linalg.norm(b)) < 1.0:
+        return 0.0
+    cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
     return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
 
 
