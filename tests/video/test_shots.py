@@ -40,6 +40,17 @@ def test_detect_shots_finds_the_hard_cut(cut_clip):
     assert json.loads(json.dumps(shots[0].to_dict()))["end_frame"] == 6
 
 
+def test_frames_count_from_the_first_even_when_it_is_stamped_late(tmp_path, make):
+    # As in opencv-doc's Megamind.avi, the first frame is stamped one frame in: shots still
+    # start at frame 0 (VideoReader's numbering) and cover every frame.
+    path = tmp_path / "late.mkv"
+    with VideoWriter(path, FPS, codec="ffv1") as writer:
+        for index, frame in enumerate(make.moving_square(6) + make.other_scene(6)):
+            writer.write(frame, time=(index + 1) / FPS)
+    shots = detect_shots(path, min_scene_len=2)
+    assert [(s.start_frame, s.end_frame) for s in shots] == [(0, 6), (6, 12)]
+
+
 def test_one_shot_without_a_cut(tmp_path, make):
     path = tmp_path / "still.mp4"
     with VideoWriter(path, FPS, preset="ultrafast") as writer:

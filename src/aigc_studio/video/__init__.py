@@ -66,7 +66,9 @@ from aigc_studio.video.interpolate import (
     WarpEstimate,
     interpolate_frames,
     interpolate_pair,
+    interpolate_timed,
     retime,
+    retime_timed,
     retimed_frame_count,
 )
 from aigc_studio.video.optical_flow import DISFlow, flow_inconsistency, warp_backward
@@ -108,9 +110,11 @@ __all__ = [
     "inpaint_frames",
     "interpolate_frames",
     "interpolate_pair",
+    "interpolate_timed",
     "is_scene_cut",
     "mean_luma",
     "retime",
+    "retime_timed",
     "retimed_frame_count",
     "scene_cut_score",
     "transfer_color",

@@ -139,7 +139,7 @@ def detect_shots(
     with VideoReader(path) as reader:
         fps = reader.fps
     try:
-        video = open_video(str(path), backend="pyav")
+        video = open_video(str(path), backend="pyav", suppress_output=True)
         manager = SceneManager()
         manager.add_detector(
             ContentDetector(threshold=float(threshold), min_scene_len=min_scene_len)
@@ -151,8 +151,12 @@ def detect_shots(
     except Exception as exc:  # PySceneDetect raises its own kinds on decoding failures
         raise MediaError(f"{path}: scene detection failed ({exc})") from exc
     shots = []
+    # PySceneDetect numbers frames by their timestamps, so a stream whose first frame is stamped
+    # one frame in (Megamind.avi) would start at frame 1; count from the first frame instead,
+    # as VideoReader does.
+    first = _timecode_frame(scenes[0][0]) if scenes else 0
     for index, (start, end) in enumerate(scenes):
-        start_frame, end_frame = _timecode_frame(start), _timecode_frame(end)
+        start_frame, end_frame = _timecode_frame(start) - first, _timecode_frame(end) - first
         shots.append(
             Shot(
                 index=index,
