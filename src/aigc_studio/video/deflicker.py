@@ -23,13 +23,12 @@ import numpy as np
 
 from aigc_studio.config_values import dataclass_from_dict
 from aigc_studio.errors import ConfigError, ParameterError
+from aigc_studio.evaluation.video import LUMA_WEIGHTS
 from aigc_studio.video.frame_checks import check_frame, check_int, check_number, to_uint8
 from aigc_studio.video.shots import SCENE_CUT_THRESHOLD, is_scene_cut
 
 __all__ = ["DeflickerConfig", "Deflicker", "mean_luma"]
 
-#: BT.601 luma weights of R, G, B.
-_LUMA = np.array([0.299, 0.587, 0.114])
 #: The mean luma is measured on the frame reduced to at most this many pixels a side.
 _MEASURE_SIZE = 256
 #: Frames darker than this (mean luma, 8-bit levels) are left alone: a ratio of tiny means is noise.
@@ -63,7 +62,7 @@ def mean_luma(frame: np.ndarray) -> float:
     if scale < 1.0:
         size = (max(round(width * scale), 1), max(round(height * scale), 1))
         frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-    return float(frame.reshape(-1, 3).mean(axis=0, dtype=np.float64) @ _LUMA)
+    return float(frame.reshape(-1, 3).mean(axis=0, dtype=np.float64) @ LUMA_WEIGHTS)
 
 
 @dataclass

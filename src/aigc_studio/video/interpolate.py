@@ -562,6 +562,13 @@ def interpolate_pair(
     return pair.frame(t, refine)
 
 
+def _check_duration(frame_duration: object) -> float:
+    number = isinstance(frame_duration, int | float) and not isinstance(frame_duration, bool)
+    if not number or not 0 < frame_duration < math.inf:  # type: ignore[operator]
+        raise ParameterError(f"frame_duration={frame_duration!r} must be a positive number")
+    return float(frame_duration)  # type: ignore[arg-type]
+
+
 def _hold_after(times: list[float], fallback: float) -> float:
     """Return how long the last of ``times`` is shown: the previous interval, or ``fallback``."""
     if len(times) >= 2 and times[-1] > times[-2]:
@@ -610,8 +617,7 @@ def interpolate_timed(
     ParameterError, MediaError
         As :func:`interpolate_frames`; also if ``frame_duration`` is not positive.
     """
-    if not (isinstance(frame_duration, int | float) and 0 < frame_duration < math.inf):
-        raise ParameterError(f"frame_duration={frame_duration!r} must be a positive number")
+    _check_duration(frame_duration)
     times: dict[int, float] = {}  # source index -> time, for the frames still needed
 
     def untimed() -> Iterator[np.ndarray]:
@@ -685,12 +691,10 @@ def retime_timed(
         If a frame is malformed or its size differs from the first.
     """
     target = _check_fps(target_fps, "target_fps")
-    if not (isinstance(frame_duration, int | float) and 0 < frame_duration < math.inf):
-        raise ParameterError(f"frame_duration={frame_duration!r} must be a positive number")
     return _resample_timed(
         iter(frames),
         1.0 / float(target),
-        frame_duration=float(frame_duration),
+        frame_duration=_check_duration(frame_duration),
         scene_threshold=check_scene_threshold(scene_threshold, name="scene_threshold"),
         refine=refine,
         flow=DISFlow(flow_preset),
