@@ -354,15 +354,16 @@ def color(
         ),
     ] = "white-patch",
     deflicker: Annotated[
-        bool, typer.Option(help="Even out frame-to-frame brightness (5-frame window) first.")
+        bool,
+        typer.Option(help="Even out frame-to-frame brightness (5-frame window), before and after."),
     ] = True,
     crf: Crf = 18,
     codec: Codec = "libx264",
 ) -> None:
     """Correct white balance, contrast and saturation without flicker; optionally match a look.
 
-    Brightness flicker is evened out first; the corrections are then estimated on every frame
-    and smoothed over time, restarting at scene cuts.
+    Brightness flicker is evened out before and after; the corrections are estimated on every
+    frame and smoothed over time, restarting at scene cuts.
     """
     from aigc_studio.errors import MediaError, ParameterError
     from aigc_studio.media.video_io import VideoReader

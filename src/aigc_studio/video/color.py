@@ -5,7 +5,10 @@ The single-frame functions (:func:`auto_white_balance`, :func:`enhance_contrast`
 they are given. On video that makes the result flicker, because those estimates move with
 whatever passes through the picture; :class:`ColorCorrector` estimates the same parameters on
 every frame but smooths them over time (an exponential moving average, restarted at scene cuts)
-before applying them. Metrics of the result (flicker, gray-world error) are in
+before applying them, and evens out the brightness of the stream before and after
+(:mod:`aigc_studio.video.deflicker`), so that flicker in the input is taken out, not amplified.
+White balance is white patch by default (the brightest colors are white), gray world on
+request. Metrics of the result (flicker, gray-world error) are in
 :mod:`aigc_studio.evaluation.video`. This is global and regional tone work, not denoising or
 learned color grading.
 """
