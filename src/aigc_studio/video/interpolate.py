@@ -5,8 +5,10 @@ any time ``t`` in between is made by warping both neighbours to ``t`` and blendi
 per-pixel weights that favour the neighbour in which the pixel is visible (the classical half of
 Jiang et al. 2018, "Super SloMo"). A learned network that corrects the warped estimate can be
 plugged in through ``refine`` (the shipped one:
-:func:`aigc_studio.video.learned.load_frame_refiner`). Reading and writing files is the
-caller's job (see :mod:`aigc_studio.media.video_io`).
+:func:`aigc_studio.video.learned.load_frame_refiner`). Streams whose frames carry presentation
+times (a phone's variable frame rate) go through :func:`interpolate_timed` and
+:func:`retime_timed`, which place each new frame by its neighbours' own times. Reading and
+writing files is the caller's job (see :mod:`aigc_studio.media.video_io`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ __all__ = [
     "WarpEstimate",
     "interpolate_frames",
     "interpolate_pair",
+    "interpolate_timed",
     "retime",
+    "retime_timed",
     "retimed_frame_count",
 ]
 
