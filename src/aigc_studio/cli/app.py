@@ -26,7 +26,7 @@ app = typer.Typer(
     help="AIGC Studio: generate, create, restore and enhance audio and video, locally.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Examples:  aigc info  ·  aigc demo -o demo-output  ·  aigc audio normalize in.wav "
     "-o out.wav  ·  aigc library list",
