@@ -632,3 +632,19 @@ def test_warnings_are_one_line_and_quiet_hides_them(clip, tmp_path, monkeypatch,
     assert lines[1].startswith("wrote ") and len(lines) == 2
     assert run(["--quiet", "video", "convert", str(clip), "-o", str(tmp_path / "q.avi")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_webm_output_is_vp9_and_keeps_the_audio(clip, tmp_path, capsys):
+    out = tmp_path / "web.webm"
+    assert run(["video", "color", str(clip), "-o", str(out)]) == 0
+    with VideoReader(out) as reader:
+        assert reader.has_audio and sum(1 for _ in reader) == FRAMES
+    assert audio_seconds(out) == pytest.approx(audio_seconds(clip), abs=0.03)
+    comment = Provenance.parse_embedded(read_video_metadata(out)["COMMENT"])
+    assert comment is not None and comment.params["codec"] == "libvpx-vp9"
+    capsys.readouterr()
+    never = tmp_path / "never.webm"
+    args = ["video", "interpolate", str(clip), "-o", str(never), "--factor", "2"]
+    assert run([*args, "--codec", "libx264"]) == 2
+    assert "WebM holds VP8, VP9 or AV1 video" in one_line_error(capsys)
+    assert not never.exists()

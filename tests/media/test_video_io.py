@@ -15,7 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aigc_studio.errors import MediaError, MediaWarning, ParameterError
-from aigc_studio.media.video_io import VideoReader, VideoWriter, read_video_metadata
+from aigc_studio.media.video_io import (
+    VideoReader,
+    VideoWriter,
+    default_video_codec,
+    read_video_metadata,
+)
 
 FPS = 24
 SR = 48_000
@@ -480,3 +485,24 @@ def test_bad_frame_time_raises_parameter_error(tmp_path, time):
     ):
         writer.write(moving_square(1)[0], time=time)
     assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_webm_is_vp9_with_opus_by_default(tmp_path):
+    frames = moving_square(6)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(12_000) / 48_000)).astype(np.float32)
+    path = write_clip(tmp_path / "web.webm", frames, audio=tone[None], audio_sr=48_000)
+    assert default_video_codec(path) == "libvpx-vp9" and default_video_codec("a.mp4") == "libx264"
+    import av
+
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.name == "vp9"
+        assert container.streams.audio[0].codec_context.name == "opus"
+    decoded = read_all(path)
+    assert len(decoded) == 6
+    assert np.abs(decoded[3].astype(int) - frames[3].astype(int)).mean() < 6
+
+
+def test_webm_refuses_h264_in_one_clear_line(tmp_path):
+    with pytest.raises(ParameterError, match="WebM holds VP8, VP9 or AV1 video, not libx264"):
+        VideoWriter(tmp_path / "web.webm", FPS, codec="libx264")
+    assert not list(tmp_path.iterdir())

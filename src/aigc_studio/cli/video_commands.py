@@ -33,10 +33,16 @@ app = typer.Typer(
 #: Options shared by the commands that read and write video.
 VideoSource = Annotated[Path, typer.Argument(help="Video file.")]
 VideoOutput = Annotated[
-    Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov, .m4v, .avi).")
+    Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov, .m4v, .avi, .webm).")
 ]
 Crf = Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst).")]
-Codec = Annotated[str, typer.Option(help="Video codec (libx264, ffv1, …).")]
+Codec = Annotated[
+    str | None,
+    typer.Option(
+        help="Video codec: libx264 (H.264, the default), libvpx-vp9 (the default for .webm), "
+        "ffv1 (lossless, .mkv), …"
+    ),
+]
 
 
 @app.command(name="info", epilog="Example:  aigc video info clip.mp4 --json")
@@ -72,7 +78,7 @@ def convert(
     source: VideoSource,
     output: VideoOutput,
     crf: Crf = 18,
-    codec: Codec = "libx264",
+    codec: Codec = None,
 ) -> None:
     """Re-encode a video frame by frame, keeping its audio track.
 
@@ -91,6 +97,13 @@ def convert(
     )
 
 
+def _codec_for(output: Path, codec: str | None) -> str:
+    """Return the codec asked for, or the default of the output's container (checked early)."""
+    from aigc_studio.media.video_io import default_video_codec
+
+    return codec if codec is not None else default_video_codec(output)
+
+
 def _refuse_overwrite(source: Path, output: Path) -> None:
     from aigc_studio.errors import MediaError
 
@@ -105,7 +118,7 @@ def _write_video(
     fps: float | Fraction,
     total: int | None,
     prov: Provenance,
-    codec: str,
+    codec: str | None,
     crf: int,
     description: str,
     timed: bool = False,
@@ -201,7 +214,7 @@ def interpolate(
         ),
     ] = False,
     crf: Crf = 18,
-    codec: Codec = "libx264",
+    codec: Codec = None,
 ) -> None:
     """Raise the frame rate with optical-flow interpolation, or make slow motion.
 
@@ -242,6 +255,7 @@ def interpolate(
         raise ParameterError(f"--fps {fps:g} is outside the supported range (0, 1000]")
     check_scene_threshold(scene_threshold, name="--scene-threshold")
     _refuse_overwrite(source, output)
+    codec = _codec_for(output, codec)
 
     # Upright frames (a phone's rotation flag applied: the output carries none), read with
     # their times, so that a variable frame rate keeps the sync of picture and sound.
@@ -358,7 +372,7 @@ def color(
         typer.Option(help="Even out frame-to-frame brightness (5-frame window), before and after."),
     ] = True,
     crf: Crf = 18,
-    codec: Codec = "libx264",
+    codec: Codec = None,
 ) -> None:
     """Correct white balance, contrast and saturation without flicker; optionally match a look.
 
@@ -447,7 +461,7 @@ def _write_restored(
     *,
     reader: Any,
     prov: Provenance,
-    codec: str,
+    codec: str | None,
     crf: int,
     description: str,
 ) -> None:
@@ -485,7 +499,7 @@ def _restore(
     output: Path,
     process: Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]],
     *,
-    codec: str,
+    codec: str | None,
     crf: int,
     description: str,
     model: str | None = None,
@@ -501,6 +515,7 @@ def _restore(
     from aigc_studio.media.video_io import VideoReader
 
     _refuse_overwrite(source, output)
+    codec = _codec_for(output, codec)
     with VideoReader(source, upright=True) as reader:
         prov = Provenance.create(
             command,
@@ -555,7 +570,7 @@ def deblur(
         float, typer.Option(help="Wiener noise-to-signal ratio (higher is smoother).")
     ] = 0.005,
     crf: Crf = 18,
-    codec: Codec = "libx264",
+    codec: Codec = None,
 ) -> None:
     """Sharpen a blurred video: Wiener deconvolution with an estimated blur, or unsharp masking.
 
@@ -632,7 +647,7 @@ def inpaint(
     ] = 4,
     dilate: Annotated[int, typer.Option(help="Grow the mask by this many pixels (0-64).")] = 2,
     crf: Crf = 18,
-    codec: Codec = "libx264",
+    codec: Codec = None,
 ) -> None:
     """Remove a logo, watermark or object: fill it from other frames, then spatially.
 
@@ -660,6 +675,7 @@ def inpaint(
     config = InpaintConfig(neighbours=neighbours, dilate=dilate)
     region = _parse_box(box) if box is not None else None
     _refuse_overwrite(source, output)
+    codec = _codec_for(output, codec)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(VideoReader(source, upright=True))
         width, height = reader.display_size
@@ -717,7 +733,7 @@ def denoise(
         int, typer.Option(help="Neighbouring frames averaged on each side (0-8).")
     ] = 2,
     crf: Crf = 18,
-    codec: Codec = "libx264",
+    codec: Codec = None,
 ) -> None:
     """Reduce noise: average each frame with motion-compensated neighbours, then a light filter.
 
@@ -759,7 +775,7 @@ def enhance(
         bool, typer.Option("--color/--no-color", help="White balance and local contrast.")
     ] = True,
     crf: Crf = 18,
-    codec: Codec = "libx264",
+    codec: Codec = None,
 ) -> None:
     """Improve a video in one pass: denoise, then sharpen lightly, then correct color.
 
