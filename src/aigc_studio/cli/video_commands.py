@@ -154,7 +154,11 @@ def shots(
     ] = 27.0,
     min_scene_len: Annotated[int, typer.Option(help="Shortest shot, in frames.")] = 15,
 ) -> None:
-    """List the shots of a video (cuts found by PySceneDetect's content detector)."""
+    """List the shots of a video (cuts found by PySceneDetect's content detector).
+
+    The table shows each shot's first and last frame; the JSON gives `start_frame` and
+    `end_frame` as a half-open range (`end_frame` is one past the last frame), as Python slices.
+    """
     from aigc_studio.video.shots import detect_shots
 
     found = detect_shots(source, threshold, min_scene_len=min_scene_len)
