@@ -12,7 +12,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import datetime  # noqa: E402
+import itertools  # noqa: E402
 import platform  # noqa: E402
+import resource  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
@@ -39,6 +41,21 @@ def sample_file(name: str, scratch: Path, hint: str = "") -> Path:
         return sample_path(name, scratch)
     except AigcError as exc:
         raise SystemExit(f"{exc}{hint}") from None
+
+
+def load_clip(name: str, start: int, count: int, scratch: Path) -> list:
+    """Return frames ``start`` to ``start + count`` of a clip (see :func:`sample_file`)."""
+    from aigc_studio.media.video_io import VideoReader
+
+    with VideoReader(sample_file(name, scratch)) as reader:
+        return list(itertools.islice(reader, start, start + count))
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (ffmpeg), all threads."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def markdown_table(headers: list[str], rows: list[list[object]]) -> str:

@@ -37,8 +37,6 @@ of them a frame of the clips) under six casts, cast left against the photograph 
 from __future__ import annotations
 
 import argparse
-import itertools
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -70,20 +68,6 @@ FFMPEG_FILTERS = {
     "ffmpeg greyedge": "greyedge=difford=1:minknorm=5:sigma=2",
     "ffmpeg grayworld + deflicker": "grayworld,deflicker=size=5:mode=am",
 }
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (ffmpeg)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def load_clip(name: str, count: int, scratch: Path) -> list[np.ndarray]:
-    from aigc_studio.media.video_io import VideoReader
-
-    with VideoReader(_common.sample_file(name, scratch)) as reader:
-        return list(itertools.islice(reader, count))
 
 
 def degrade(frames: list[np.ndarray], kind: str, seed: int) -> list[np.ndarray]:
@@ -231,13 +215,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-color-") as tmp:
         scratch = Path(tmp)
         for clip_index, name in enumerate(CLIPS):
-            clean = load_clip(name, args.frames if name != "tree.avi" else 68, scratch)
+            clean = _common.load_clip(name, 0, args.frames if name != "tree.avi" else 68, scratch)
             for kind in degradations:
                 degraded = degrade(clean, kind, seed=clip_index)
                 for method_name, method in methods.items():
-                    start = cpu_seconds()
+                    start = _common.cpu_seconds()
                     out = list(method(degraded))
-                    ms = 1000 * (cpu_seconds() - start) / len(degraded)
+                    ms = 1000 * (_common.cpu_seconds() - start) / len(degraded)
                     totals.setdefault((kind, method_name), []).append((*scores(out, clean), ms))
             print(f"{name}: {len(clean)} frames of {clean[0].shape[1]}x{clean[0].shape[0]}")
     # (Values below 0.005 print as 0: the input's own cast and the copying "method"'s time.)

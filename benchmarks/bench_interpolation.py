@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -59,13 +58,6 @@ def split_clip(clip: Path, frames: int, scratch: Path) -> tuple[Path, Path, floa
     return half, odd, fps
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (ffmpeg), all threads."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 class Timed:
     """Wrap a frame iterator, adding up the CPU time spent producing its frames."""
 
@@ -74,9 +66,9 @@ class Timed:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:
-            start = cpu_seconds()
+            start = _common.cpu_seconds()
             frame = next(self.frames, None)
-            self.seconds += cpu_seconds() - start
+            self.seconds += _common.cpu_seconds() - start
             if frame is None:
                 return
             self.count += 1

@@ -39,7 +39,6 @@ on one thread. Usage: python benchmarks/bench_restoration.py [--frames N] [--onl
 from __future__ import annotations
 
 import argparse
-import itertools
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -72,13 +71,6 @@ def load_image(name: str, scratch: Path) -> np.ndarray:
         return read_photo(_common.sample_file(name, scratch))
     except MediaError as exc:
         raise SystemExit(str(exc)) from None
-
-
-def load_clip(name: str, start: int, count: int, scratch: Path) -> list[np.ndarray]:
-    from aigc_studio.media.video_io import VideoReader
-
-    with VideoReader(_common.sample_file(name, scratch)) as reader:
-        return list(itertools.islice(reader, start, start + count))
 
 
 def moving_camera(image: np.ndarray, count: int, seed: int = 0) -> list[np.ndarray]:
@@ -192,7 +184,7 @@ def inpaint_rows(scratch: Path, frames: int) -> list[list[object]]:
         for i, name in enumerate(CAMERA_IMAGES)
     }
     for name, start in CLIPS:
-        sequences[f"{name} (real)"] = load_clip(
+        sequences[f"{name} (real)"] = _common.load_clip(
             name, start, frames if name != "tree.avi" else 68, scratch
         )
 
@@ -266,7 +258,7 @@ def denoise_rows(scratch: Path, frames: int) -> list[list[object]]:
         "camera over leuvenA.jpg": moving_camera(load_image("leuvenA.jpg", scratch), frames)
     }
     for name, start in CLIPS:
-        clip = load_clip(name, start, frames, scratch)
+        clip = _common.load_clip(name, start, frames, scratch)
         if clip[0].shape[1] > 400:
             clip = [cv2.resize(f, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for f in clip]
         sequences[f"{name} (real)"] = clip

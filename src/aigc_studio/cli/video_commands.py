@@ -118,7 +118,7 @@ def _write_video(
     fps: float | Fraction,
     total: int | None,
     prov: Provenance,
-    codec: str | None,
+    codec: str,
     crf: int,
     description: str,
     timed: bool = False,
@@ -465,7 +465,7 @@ def _write_restored(
     *,
     reader: Any,
     prov: Provenance,
-    codec: str | None,
+    codec: str,
     crf: int,
     description: str,
 ) -> None:

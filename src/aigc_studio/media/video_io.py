@@ -92,8 +92,8 @@ _MUXER_OPTIONS: dict[str, dict[str, str]] = {
 
 #: Encoders that take the ``crf`` and ``preset`` options.
 _CRF_CODECS = frozenset({"libx264", "libx264rgb", "libx265"})
-#: libvpx's constant-quality mode: a CRF with the bit rate left free, at a speed that keeps VP9
-#: near H.264's "medium" on a laptop (cpu-used 5, rows encoded in parallel).
+#: Encoders run in libvpx's constant-quality mode: a CRF with the bit rate left free, at
+#: cpu-used 5 (libvpx's faster half of its speed settings) with rows encoded in parallel.
 _VPX_CODECS = frozenset({"libvpx", "libvpx-vp9"})
 
 AAC_BIT_RATE = 192_000

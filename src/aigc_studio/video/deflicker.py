@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from itertools import islice
 from typing import Any
 
 import cv2
@@ -56,7 +57,11 @@ def mean_luma(frame: np.ndarray) -> float:
     MediaError
         If ``frame`` is not a uint8 (H, W, 3) array.
     """
-    check_frame(frame)
+    return _mean_luma(check_frame(frame))
+
+
+def _mean_luma(frame: np.ndarray) -> float:
+    """:func:`mean_luma` of a frame already checked."""
     height, width = frame.shape[:2]
     scale = _MEASURE_SIZE / max(height, width)
     if scale < 1.0:
@@ -186,7 +191,7 @@ class Deflicker:
             if previous is not None and is_scene_cut(previous, frame, self.config.scene_threshold):
                 shot += 1
             previous = frame
-            window.append(_Measured(frame, mean_luma(frame), shot))
+            window.append(_Measured(frame, _mean_luma(frame), shot))
             if len(window) - 1 - current >= radius:
                 yield self._corrected(window, current)
                 current += 1
@@ -203,7 +208,7 @@ class Deflicker:
         radius = self.config.radius
         levels = [
             other.level
-            for other in list(window)[max(current - radius, 0) : current + radius + 1]
+            for other in islice(window, max(current - radius, 0), current + radius + 1)
             if other.shot == entry.shot
         ]
         if entry.level < _DARK_LEVEL or len(levels) < 2:
