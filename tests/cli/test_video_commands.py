@@ -648,3 +648,24 @@ def test_webm_output_is_vp9_and_keeps_the_audio(clip, tmp_path, capsys):
     assert run([*args, "--codec", "libx264"]) == 2
     assert "WebM holds VP8, VP9 or AV1 video" in one_line_error(capsys)
     assert not never.exists()
+
+
+def test_a_lossless_input_stays_lossless_where_the_container_allows(tmp_path, capsys):
+    frames = panning_frames(4)
+    source = write_frames(tmp_path / "master.mkv", frames, codec="ffv1")
+    for suffix in (".mkv", ".avi"):
+        out = tmp_path / f"same{suffix}"
+        assert run(["video", "convert", str(source), "-o", str(out)]) == 0
+        with VideoReader(out) as reader:
+            assert reader.codec == "ffv1"
+        for before, after in zip(frames, read_frames(out), strict=True):
+            np.testing.assert_array_equal(after, before)
+    capsys.readouterr()
+    mp4 = tmp_path / "lossy.mp4"
+    assert run(["video", "convert", str(source), "-o", str(mp4)]) == 0
+    assert "the input is lossless (ffv1); .mp4 gets libx264" in capsys.readouterr().err
+    with VideoReader(mp4) as reader:
+        assert reader.codec == "h264"
+    args = ["video", "convert", str(source), "-o", str(tmp_path / "x264.mkv")]
+    assert run([*args, "--codec", "libx264"]) == 0  # asked for: no note
+    assert "the input is lossless" not in capsys.readouterr().err

@@ -492,6 +492,8 @@ def test_webm_is_vp9_with_opus_by_default(tmp_path):
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(12_000) / 48_000)).astype(np.float32)
     path = write_clip(tmp_path / "web.webm", frames, audio=tone[None], audio_sr=48_000)
     assert default_video_codec(path) == "libvpx-vp9" and default_video_codec("a.mp4") == "libx264"
+    assert default_video_codec("a.mkv", "ffv1") == "ffv1" == default_video_codec("a.avi", "png")
+    assert default_video_codec("a.mkv", "h264") == "libx264" == default_video_codec("a.mp4", "ffv1")
     import av
 
     with av.open(str(path)) as container:

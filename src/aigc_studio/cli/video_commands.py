@@ -39,8 +39,8 @@ Crf = Annotated[int, typer.Option(help="x264 quality (0 lossless … 51 worst)."
 Codec = Annotated[
     str | None,
     typer.Option(
-        help="Video codec: libx264 (H.264, the default), libvpx-vp9 (the default for .webm), "
-        "ffv1 (lossless, .mkv), …"
+        help="Video codec. Default: libx264 (H.264); libvpx-vp9 for .webm; ffv1 (lossless) "
+        "when a lossless input goes to .mkv or .avi."
     ),
 ]
 
@@ -97,11 +97,23 @@ def convert(
     )
 
 
-def _codec_for(output: Path, codec: str | None) -> str:
-    """Return the codec asked for, or the default of the output's container (checked early)."""
-    from aigc_studio.media.video_io import default_video_codec
+def _codec_for(output: Path, codec: str | None, reader: Any) -> str:
+    """Return the codec asked for, or the default for the output's container and the source.
 
-    return codec if codec is not None else default_video_codec(output)
+    A lossless source stays lossless (FFV1) in .mkv and .avi; into another container it is
+    encoded lossy, and the user is told how to keep it lossless.
+    """
+    from aigc_studio.media.video_io import LOSSLESS_VIDEO_CODECS, default_video_codec
+
+    if codec is not None:
+        return codec
+    chosen = default_video_codec(output, reader.codec)
+    if reader.codec in LOSSLESS_VIDEO_CODECS and chosen != "ffv1":
+        say(
+            f"the input is lossless ({reader.codec}); {output.suffix} gets {chosen} "
+            "(write .mkv, or pass --codec, to keep it lossless)"
+        )
+    return chosen
 
 
 def _refuse_overwrite(source: Path, output: Path) -> None:
@@ -259,11 +271,11 @@ def interpolate(
         raise ParameterError(f"--fps {fps:g} is outside the supported range (0, 1000]")
     check_scene_threshold(scene_threshold, name="--scene-threshold")
     _refuse_overwrite(source, output)
-    codec = _codec_for(output, codec)
 
     # Upright frames (a phone's rotation flag applied: the output carries none), read with
     # their times, so that a variable frame rate keeps the sync of picture and sound.
     with VideoReader(source, upright=True) as reader:
+        codec = _codec_for(output, codec, reader)
         source_fps = Fraction(reader.fps).limit_denominator(1001)
         target_fps = source_fps * factor if factor is not None else Fraction(fps or 0)
         target_fps = target_fps.limit_denominator(1001)
@@ -519,8 +531,8 @@ def _restore(
     from aigc_studio.media.video_io import VideoReader
 
     _refuse_overwrite(source, output)
-    codec = _codec_for(output, codec)
     with VideoReader(source, upright=True) as reader:
+        codec = _codec_for(output, codec, reader)
         prov = Provenance.create(
             command,
             {**params, "crf": crf, "codec": codec},
@@ -679,9 +691,9 @@ def inpaint(
     config = InpaintConfig(neighbours=neighbours, dilate=dilate)
     region = _parse_box(box) if box is not None else None
     _refuse_overwrite(source, output)
-    codec = _codec_for(output, codec)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(VideoReader(source, upright=True))
+        codec = _codec_for(output, codec, reader)
         width, height = reader.display_size
         masks: Any
         if region is not None:

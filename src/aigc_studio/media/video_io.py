@@ -47,6 +47,12 @@ CONTAINER_FORMATS: dict[str, str] = {
 #: Video encoder used when none is named: H.264 everywhere but in WebM, which holds only VP8,
 #: VP9 and AV1.
 _DEFAULT_VIDEO_CODECS: dict[str, str] = {"webm": "libvpx-vp9"}
+#: Codecs whose video is stored without loss: an output made from one stays lossless (FFV1)
+#: where its container can hold FFV1.
+LOSSLESS_VIDEO_CODECS = frozenset(
+    {"ffv1", "png", "rawvideo", "huffyuv", "ffvhuff", "utvideo", "magicyuv", "qtrle"}
+)
+_FFV1_CONTAINERS = frozenset({"matroska", "avi"})
 #: The video encoders WebM accepts.
 _WEBM_VIDEO_CODECS = frozenset({"libvpx", "libvpx-vp9", "libsvtav1", "libaom-av1"})
 
@@ -217,6 +223,7 @@ class VideoReader:
             raise MediaError(f"{self._path}: video stream has no frame rate")
         self._fps = float(rate)
         self._has_audio = bool(container.streams.audio)
+        self._codec = str(stream.codec_context.name)
         self._start_time = (
             float(stream.start_time * stream.time_base)
             if stream.start_time is not None and stream.time_base is not None
@@ -302,6 +309,11 @@ class VideoReader:
     def has_audio(self) -> bool:
         """Whether the file also holds an audio stream."""
         return self._has_audio
+
+    @property
+    def codec(self) -> str:
+        """FFmpeg name of the video stream's codec, e.g. ``"h264"`` or ``"ffv1"``."""
+        return self._codec
 
     @property
     def rotation(self) -> int:
@@ -510,25 +522,34 @@ def _check_fps(fps: float | Fraction) -> Fraction:
     return rate
 
 
-def default_video_codec(path: str | os.PathLike[str]) -> str:
-    """Return the video encoder :class:`VideoWriter` uses for ``path`` when none is named.
+def default_video_codec(path: str | os.PathLike[str], source_codec: str | None = None) -> str:
+    """Return the video encoder for ``path`` when none is named.
 
     Parameters
     ----------
     path : str or PathLike
         The output file; its suffix picks the container.
+    source_codec : str, optional
+        Codec of the video the output is made from (:attr:`VideoReader.codec`): a lossless one
+        (:data:`LOSSLESS_VIDEO_CODECS`) gives a lossless output (FFV1) where the container can
+        hold it (``.mkv``, ``.avi``).
 
     Returns
     -------
     str
-        ``"libx264"`` (H.264), or ``"libvpx-vp9"`` for ``.webm``.
+        ``"ffv1"`` for a lossless source into ``.mkv``/``.avi``; else ``"libx264"`` (H.264), or
+        ``"libvpx-vp9"`` for ``.webm``. (:class:`VideoWriter`, which sees no source, uses the
+        latter.)
 
     Raises
     ------
     ParameterError
         On an unsupported suffix.
     """
-    return _DEFAULT_VIDEO_CODECS.get(_container_format(Path(path)), "libx264")
+    container = _container_format(Path(path))
+    if source_codec in LOSSLESS_VIDEO_CODECS and container in _FFV1_CONTAINERS:
+        return "ffv1"
+    return _DEFAULT_VIDEO_CODECS.get(container, "libx264")
 
 
 def _container_format(path: Path) -> str:
